@@ -1,0 +1,3 @@
+/* raft.c -- the pure Raft core (in progress). */
+#include "config.h"
+#include "raft.h"

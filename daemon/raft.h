@@ -1,0 +1,404 @@
+/*
+ * raft.h -- the pure Raft consensus core.
+ *
+ * The core is a deterministic state machine.  It performs no I/O, reads no
+ * clock and draws no randomness of its own: time arrives as raft_tick(),
+ * randomness through the rand callback in struct raft_config, and all side
+ * effects leave as a struct raft_ready batch that the caller carries out and
+ * then acknowledges (the etcd-io/raft "Ready" pattern).  The durability
+ * contract that governs the batch is written down in docs/raft-core.md.
+ *
+ * Ownership conventions, stated again on each function:
+ *   "borrowed"  the pointer stays owned by the callee/caller that passed it;
+ *   "copied"    the callee makes its own copy, the caller keeps its buffer;
+ *   "owned by the core, valid until X"  do not free, do not keep past X.
+ *
+ * Errors are negative RAFT_E* codes.  Only libc headers are included here.
+ */
+#ifndef RAFTKV_RAFT_H
+#define RAFTKV_RAFT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint64_t raft_id_t;	/* a node id; 0 means "none" */
+typedef uint64_t raft_term_t;
+typedef uint64_t raft_index_t;
+
+/* Error codes, always returned negated. */
+enum raft_error {
+	RAFT_OK = 0,
+	RAFT_ENOMEM = 1,	/* an allocation failed; state is unchanged */
+	RAFT_ENOTLEADER = 2,	/* the request needs the leader */
+	RAFT_EINVAL = 3,	/* a malformed argument or message */
+	RAFT_EBUSY = 4,		/* a bound was reached (reads, proposals) */
+	RAFT_ECORRUPT = 5,	/* restored state is inconsistent */
+	RAFT_ETOOBIG = 6,	/* a proposal exceeds max_msg_bytes */
+};
+
+/* Returns a constant description of a RAFT_E* code (positive or negative). */
+const char	*raft_strerror(int err);
+
+enum raft_role {
+	RAFT_FOLLOWER = 0,
+	RAFT_PRECANDIDATE,	/* collecting pre-votes; term not yet raised */
+	RAFT_CANDIDATE,
+	RAFT_LEADER,
+};
+
+const char	*raft_role_name(enum raft_role role);
+
+enum raft_entry_type {
+	RAFT_ENTRY_NORMAL = 1,	/* opaque state-machine command */
+	RAFT_ENTRY_CONFIG = 2,	/* a cluster configuration, raft_config_encode() */
+	RAFT_ENTRY_NOOP = 3,	/* appended by each new leader */
+};
+
+/*
+ * One log entry.  When the core hands entries out, data points into memory
+ * owned by the core; when the caller hands entries in, the core copies them.
+ */
+struct raft_entry {
+	raft_term_t	 term;
+	raft_index_t	 index;
+	uint8_t		 type;		/* enum raft_entry_type */
+	uint32_t	 len;
+	const uint8_t	*data;
+};
+
+/* ------------------------------------------------------------------ */
+/* Cluster configuration, carried in RAFT_ENTRY_CONFIG log entries.    */
+
+#define RAFT_MAX_MEMBERS	 64
+#define RAFT_MAX_URL		 255
+
+struct raft_member {
+	raft_id_t	 id;
+	bool		 voter;		/* false: a learner (future use) */
+	char		 peer_url[RAFT_MAX_URL + 1];
+	char		 client_url[RAFT_MAX_URL + 1];
+};
+
+struct raft_cluster {
+	uint32_t		 n;
+	struct raft_member	 members[RAFT_MAX_MEMBERS];
+};
+
+/*
+ * Encodes cfg into buf (capacity cap).  Returns the encoded length, or
+ * -RAFT_ETOOBIG when cap is too small.  Pure; borrows both arguments.
+ */
+int	 raft_cluster_encode(const struct raft_cluster *cfg, uint8_t *buf,
+	    size_t cap);
+/*
+ * Decodes len bytes into *cfg (caller-owned).  Every field is validated:
+ * returns 0, or -RAFT_EINVAL for anything malformed or duplicated.
+ */
+int	 raft_cluster_decode(const uint8_t *buf, size_t len,
+	    struct raft_cluster *cfg);
+/* Returns the member with this id, or NULL.  Borrowed from cfg. */
+const struct raft_member *raft_cluster_find(const struct raft_cluster *cfg,
+	    raft_id_t id);
+/* Number of voters in cfg. */
+uint32_t raft_cluster_voters(const struct raft_cluster *cfg);
+
+/* ------------------------------------------------------------------ */
+/* Messages.                                                           */
+
+enum raft_msg_type {
+	RAFT_MSG_PREVOTE = 1,
+	RAFT_MSG_PREVOTE_RESP,
+	RAFT_MSG_VOTE,
+	RAFT_MSG_VOTE_RESP,
+	RAFT_MSG_APPEND,	/* AppendEntries; zero entries is a heartbeat */
+	RAFT_MSG_APPEND_RESP,
+	RAFT_MSG_TYPE_MAX = RAFT_MSG_APPEND_RESP,
+};
+
+const char	*raft_msg_type_name(int type);
+
+/*
+ * A message between two cores.  Fields that a type does not use are zero.
+ * entries is owned by whoever built the message: the core for messages in a
+ * raft_ready (valid until raft_advance()), the caller for raft_step(), which
+ * copies what it keeps.
+ */
+struct raft_msg {
+	uint8_t		 type;		/* enum raft_msg_type */
+	uint64_t	 cluster_id;
+	raft_id_t	 from;
+	raft_id_t	 to;
+	raft_term_t	 term;		/* sender's term; PREVOTE: term + 1 */
+
+	/* PREVOTE, VOTE: the candidate's last log position. */
+	raft_index_t	 last_log_index;
+	raft_term_t	 last_log_term;
+
+	/* PREVOTE_RESP, VOTE_RESP, APPEND_RESP. */
+	bool		 reject;
+
+	/* APPEND: the entries follow prev_index/prev_term. */
+	raft_index_t	 prev_index;
+	raft_term_t	 prev_term;
+	raft_index_t	 commit;	/* leader's commit, capped per follower */
+	uint32_t	 n_entries;
+	struct raft_entry *entries;
+
+	/*
+	 * APPEND, APPEND_RESP: the leader's read-confirmation round, echoed
+	 * back by the follower (ReadIndex).
+	 */
+	uint64_t	 seq;
+
+	/*
+	 * APPEND_RESP.  On success, match_index is the last index the follower
+	 * now holds durably from this message.  On reject, prev_index echoes
+	 * the rejected prev_index, and hint_index/hint_term tell the leader
+	 * where to back up to: hint_term is the follower's term at the
+	 * conflict (0 when its log is too short) and hint_index the first
+	 * index the follower has of that term (or its last index + 1).
+	 */
+	raft_index_t	 match_index;
+	raft_index_t	 hint_index;
+	raft_term_t	 hint_term;
+};
+
+/* ------------------------------------------------------------------ */
+/* Configuration of one core.                                          */
+
+enum raft_trace_level {
+	RAFT_TRACE_DEBUG = 0,
+	RAFT_TRACE_INFO,
+	RAFT_TRACE_WARN,
+};
+
+/*
+ * A trace callback.  what is a constant string naming the event; a and b
+ * are event-specific numbers (documented at each call site in raft.c).
+ * The core never formats text: the caller does.
+ */
+typedef void raft_trace_fn(void *ctx, enum raft_trace_level level,
+    const char *what, uint64_t a, uint64_t b);
+
+struct raft_config {
+	raft_id_t	 id;		/* this node, nonzero */
+	uint64_t	 cluster_id;	/* nonzero; checked on every message */
+
+	unsigned	 election_ticks;	/* minimum election timeout */
+	unsigned	 heartbeat_ticks;	/* < election_ticks */
+
+	uint32_t	 max_msg_entries;	/* entries per APPEND */
+	uint32_t	 max_msg_bytes;		/* payload bytes per APPEND */
+	uint32_t	 max_inflight;		/* APPENDs in flight per peer */
+	uint32_t	 max_pending_reads;	/* bound on queued ReadIndex */
+
+	bool		 prevote;		/* default true */
+	bool		 check_quorum;		/* default true */
+
+	/*
+	 * Randomness for election timeouts: returns a uniformly random 64-bit
+	 * value.  Required.  The simulator seeds it; the daemon reads
+	 * /dev/urandom.
+	 */
+	uint64_t	(*rand)(void *ctx);
+	void		*rand_ctx;
+
+	raft_trace_fn	*trace;		/* optional */
+	void		*trace_ctx;
+};
+
+/* Fills *cfg with defaults; the caller then sets id, cluster_id, rand. */
+void	 raft_config_defaults(struct raft_config *cfg);
+
+/* ------------------------------------------------------------------ */
+/* Durable state the caller restores a core from.                      */
+
+struct raft_hard_state {
+	raft_term_t	 term;
+	raft_id_t	 vote;
+	raft_index_t	 commit;	/* lazily persisted: a lower bound */
+};
+
+/*
+ * What a core is restored from.  entries are contiguous, starting at
+ * snapshot_index + 1 (or 1); the core copies them.  The latest configuration
+ * is found in the entries or, failing that, in snapshot_cluster.
+ */
+struct raft_restore {
+	struct raft_hard_state	 hs;
+	raft_index_t		 snapshot_index;
+	raft_term_t		 snapshot_term;
+	const struct raft_cluster *snapshot_cluster;	/* NULL if none */
+	const struct raft_entry	*entries;
+	size_t			 n_entries;
+};
+
+struct raft;	/* opaque */
+
+/*
+ * Creates a core from cfg (copied) and durable state rs (copied).  Returns
+ * 0 and sets *out, or a negative error: -RAFT_EINVAL for a bad config,
+ * -RAFT_ECORRUPT for inconsistent durable state, -RAFT_ENOMEM.
+ * The caller owns *out and frees it with raft_free().
+ */
+int	 raft_new(const struct raft_config *cfg, const struct raft_restore *rs,
+	    struct raft **out);
+void	 raft_free(struct raft *r);
+
+/*
+ * Writes the initial configuration entry of a new cluster into *entry, at
+ * index 1 and term 1, with data pointing into buf (caller-owned, capacity
+ * cap).  Every member of a new cluster calls this with the same member list,
+ * persists the entry, and restores a core from {term 1, commit 1, entry}.
+ * Returns 0 or a negative error.
+ */
+int	 raft_bootstrap_entry(const struct raft_cluster *cluster, uint8_t *buf,
+	    size_t cap, struct raft_entry *entry);
+
+/* ------------------------------------------------------------------ */
+/* Input.                                                              */
+
+/* Advances logical time by one tick. */
+void	 raft_tick(struct raft *r);
+
+/*
+ * Feeds a message received from a peer.  m is borrowed; entries are copied.
+ * A malformed, foreign or misaddressed message is dropped, traced, and
+ * -RAFT_EINVAL is returned; the core's state is unchanged by it.
+ */
+int	 raft_step(struct raft *r, const struct raft_msg *m);
+
+/*
+ * Proposes an entry (data copied).  On success stores the index and term it
+ * was appended at; the proposal is committed iff the entry applied at that
+ * index has that term.  Returns -RAFT_ENOTLEADER, -RAFT_ETOOBIG, -RAFT_ENOMEM.
+ */
+int	 raft_propose(struct raft *r, enum raft_entry_type type,
+	    const uint8_t *data, uint32_t len, raft_index_t *index,
+	    raft_term_t *term);
+
+/*
+ * Asks for a linearizable read point.  ctx is opaque to the core and comes
+ * back in a struct raft_read once leadership has been confirmed by a quorum
+ * after this call (or once the read has failed).  Returns -RAFT_ENOTLEADER
+ * or -RAFT_EBUSY (max_pending_reads reached).
+ */
+int	 raft_read_index(struct raft *r, uint64_t ctx);
+
+/* ------------------------------------------------------------------ */
+/* Output: the Ready batch.                                            */
+
+struct raft_read {
+	uint64_t	 ctx;
+	raft_index_t	 index;		/* serve once applied >= index */
+	bool		 ok;		/* false: leadership lost, retry */
+};
+
+/*
+ * A batch of work for the caller.  Everything is owned by the core and
+ * valid until raft_advance().  The caller must, in this order of
+ * guarantees (see docs/raft-core.md):
+ *   1. start persisting hs (when hs_changed) and entries;
+ *   2. send msgs at once (they never depend on this batch being durable);
+ *   3. send msgs_after_persist only once this batch's hard state and
+ *      entries -- and every earlier batch's -- are durable;
+ *   4. apply committed, in order (always already durable locally);
+ *   5. answer reads;
+ *   6. call raft_advance(), and later raft_persisted() when the write
+ *      completes.
+ * entries[0].index may be <= an index already persisted: the log must then
+ * be truncated from entries[0].index before appending.
+ */
+struct raft_ready {
+	bool			 hs_changed;	/* term or vote changed */
+	bool			 commit_changed; /* only commit changed */
+	struct raft_hard_state	 hs;
+
+	const struct raft_entry	*entries;
+	size_t			 n_entries;
+
+	struct raft_msg		*msgs;
+	size_t			 n_msgs;
+	struct raft_msg		*msgs_after_persist;
+	size_t			 n_msgs_after_persist;
+
+	const struct raft_entry	*committed;
+	size_t			 n_committed;
+
+	const struct raft_read	*reads;
+	size_t			 n_reads;
+};
+
+/* True if raft_ready() would return a non-empty batch. */
+bool	 raft_has_ready(struct raft *r);
+
+/*
+ * Collects the pending batch into *rd (caller-owned struct, core-owned
+ * contents).  Returns 0 or -RAFT_ENOMEM.  Must be followed by
+ * raft_advance() before the next raft_ready().
+ */
+int	 raft_ready(struct raft *r, struct raft_ready *rd);
+
+/* Acknowledges that every part of rd was taken; frees its buffers. */
+void	 raft_advance(struct raft *r, struct raft_ready *rd);
+
+/*
+ * Reports that log entries up to index (at term) and the hard state handed
+ * out with them are durable.  Stale reports (the entry was since truncated
+ * or overwritten) are ignored.
+ */
+void	 raft_persisted(struct raft *r, raft_index_t index, raft_term_t term);
+
+/* ------------------------------------------------------------------ */
+/* Introspection (for status, tests and the simulator).                */
+
+struct raft_status {
+	raft_id_t	 id;
+	enum raft_role	 role;
+	raft_term_t	 term;
+	raft_id_t	 vote;
+	raft_id_t	 leader;
+	raft_index_t	 commit;
+	raft_index_t	 applied;	/* handed out for application */
+	raft_index_t	 persisted;	/* durable per raft_persisted() */
+	raft_index_t	 first_index;
+	raft_index_t	 last_index;
+	raft_term_t	 last_term;
+	raft_index_t	 snapshot_index;
+	raft_index_t	 config_index;
+	size_t		 pending_reads;
+};
+
+void	 raft_get_status(const struct raft *r, struct raft_status *st);
+
+struct raft_peer_status {
+	raft_id_t	 id;
+	raft_index_t	 match;
+	raft_index_t	 next;
+	bool		 replicating;	/* false: probing */
+	uint32_t	 inflight;
+	unsigned	 ticks_since_heard;
+};
+
+/*
+ * Fills up to cap peer records (leader only).  Returns how many were
+ * filled; 0 on a non-leader.
+ */
+size_t	 raft_get_peers(const struct raft *r, struct raft_peer_status *out,
+	    size_t cap);
+
+/* The latest configuration in the log (borrowed, valid until next input). */
+const struct raft_cluster *raft_get_cluster(const struct raft *r);
+
+/*
+ * Looks up the entry at index.  Returns true and fills *e (data borrowed,
+ * valid until the next input call) if it is in the in-memory log.
+ */
+bool	 raft_get_entry(const struct raft *r, raft_index_t index,
+	    struct raft_entry *e);
+
+/* Term of the entry at index, or 0 if unknown/compacted. */
+raft_term_t raft_term_at(const struct raft *r, raft_index_t index);
+
+#endif /* RAFTKV_RAFT_H */
