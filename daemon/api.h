@@ -1,0 +1,35 @@
+/*
+ * api.h -- the client HTTP API of raftkvd (docs/api.md).
+ *
+ * Routes are a table matched on method and path.  Writes and linearizable
+ * reads are parked as struct op on the node; the node calls back here when
+ * they complete or fail.
+ */
+#ifndef RAFTKV_API_H
+#define RAFTKV_API_H
+
+struct evhttp;
+struct kv_result;
+struct node;
+struct op;
+
+/* Why a parked request could not be completed. */
+enum api_failure {
+	API_FAIL_UNKNOWN,	/* a write whose outcome is unknown (504) */
+	API_FAIL_LOST,		/* proposal overwritten: not applied (503) */
+	API_FAIL_NOT_LEADER,	/* leadership lost before a read (503) */
+	API_FAIL_TIMEOUT,	/* a read that timed out (503) */
+	API_FAIL_SHUTDOWN,	/* the node is stopping (503) */
+	API_FAIL_STORAGE,	/* the node's disk failed (503) */
+};
+
+/* Installs the client routes on http (borrowed) for n (borrowed). */
+void	 api_bind(struct node *n, struct evhttp *http);
+/* A write was applied with result res (borrowed). */
+void	 api_write_done(struct op *op, const struct kv_result *res);
+/* A read may now be served from the state machine. */
+void	 api_read_ready(struct op *op);
+/* A parked request failed. */
+void	 api_op_failed(struct op *op, enum api_failure why);
+
+#endif /* RAFTKV_API_H */

@@ -1,0 +1,278 @@
+/*
+ * disk.c -- the disk thread: storage writes and group commit off the loop.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "disk.h"
+#include "storage.h"
+
+struct disk {
+	struct event_base *base;
+	struct storage	*st;
+	disk_done_fn	*done;
+	void		*ctx;
+	struct event	*done_ev;
+	pthread_t	 thread;
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 cond;
+	bool		 stopping;
+
+	/* Under lock. */
+	struct disk_job	*todo_head, *todo_tail;
+	struct disk_job	*done_head, *done_tail;
+
+	/* Event loop only: submitted and not yet handed back. */
+	size_t		 n_outstanding;
+	struct disk_job	*last_submitted;
+};
+
+struct disk_job *
+disk_job_new(bool save_hs, const struct raft_hard_state *hs,
+    raft_index_t commit, const struct raft_entry *entries, size_t n)
+{
+	struct disk_job	*job;
+	size_t		 bytes = 0, i;
+	uint8_t		*p;
+
+	if ((job = calloc(1, sizeof(*job))) == NULL)
+		return NULL;
+	job->save_hs = save_hs;
+	if (hs != NULL)
+		job->hs = *hs;
+	job->commit = commit;
+	if (n == 0)
+		return job;
+	for (i = 0; i < n; i++)
+		bytes += entries[i].len;
+	job->entries = malloc(n * sizeof(*job->entries));
+	job->arena = malloc(bytes > 0 ? bytes : 1);
+	if (job->entries == NULL || job->arena == NULL) {
+		disk_job_free(job);
+		return NULL;
+	}
+	p = job->arena;
+	for (i = 0; i < n; i++) {
+		job->entries[i] = entries[i];
+		if (entries[i].len > 0) {
+			memcpy(p, entries[i].data, entries[i].len);
+			job->entries[i].data = p;
+			p += entries[i].len;
+		} else
+			job->entries[i].data = NULL;
+	}
+	job->n_entries = n;
+	return job;
+}
+
+int
+disk_job_hold(struct disk_job *job, const struct raft_msg *m)
+{
+	if (m->n_entries != 0)
+		return -EINVAL;
+	if (job->n_after == job->cap_after) {
+		size_t cap = job->cap_after ? job->cap_after * 2 : 8;
+		struct raft_msg *v = realloc(job->after, cap * sizeof(*v));
+
+		if (v == NULL)
+			return -ENOMEM;
+		job->after = v;
+		job->cap_after = cap;
+	}
+	job->after[job->n_after] = *m;
+	job->after[job->n_after].entries = NULL;
+	job->n_after++;
+	return 0;
+}
+
+void
+disk_job_free(struct disk_job *job)
+{
+	if (job == NULL)
+		return;
+	free(job->entries);
+	free(job->arena);
+	free(job->after);
+	free(job);
+}
+
+/* Writes one job's hard state and entries (not yet synced). */
+static int
+write_job(struct storage *st, struct disk_job *job)
+{
+	int	 rc;
+
+	if (job->save_hs) {
+		rc = storage_save_hard_state(st, &job->hs, job->errmsg,
+		    sizeof(job->errmsg));
+		if (rc != 0)
+			return rc;
+	}
+	if (job->n_entries > 0 || job->commit != 0)
+		return storage_append(st, job->entries, job->n_entries,
+		    job->commit, job->errmsg, sizeof(job->errmsg));
+	return 0;
+}
+
+/* The worker: takes every queued job, writes them all, syncs once. */
+static void *
+worker(void *arg)
+{
+	struct disk	*d = arg;
+	struct disk_job	*batch, *job;
+	int		 rc;
+
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		while (d->todo_head == NULL && !d->stopping)
+			pthread_cond_wait(&d->cond, &d->lock);
+		if (d->todo_head == NULL && d->stopping)
+			break;
+		batch = d->todo_head;
+		d->todo_head = d->todo_tail = NULL;
+		pthread_mutex_unlock(&d->lock);
+
+		rc = 0;
+		for (job = batch; job != NULL; job = job->next) {
+			if (rc == 0)
+				rc = write_job(d->st, job);
+			job->error = rc;
+			if (rc != 0 && job->errmsg[0] == '\0')
+				strcpy(job->errmsg, "an earlier write failed");
+		}
+		if (rc == 0) {
+			/* One fdatasync for the whole batch: group commit. */
+			for (job = batch; job != NULL && job->next != NULL;
+			    job = job->next)
+				;
+			rc = storage_sync(d->st, job->errmsg,
+			    sizeof(job->errmsg));
+			if (rc != 0)
+				for (job = batch; job != NULL; job = job->next) {
+					job->error = rc;
+					if (job->errmsg[0] == '\0')
+						strcpy(job->errmsg,
+						    "sync failed");
+				}
+		}
+
+		pthread_mutex_lock(&d->lock);
+		if (d->done_tail != NULL)
+			d->done_tail->next = batch;
+		else
+			d->done_head = batch;
+		for (job = batch; job->next != NULL; job = job->next)
+			;
+		d->done_tail = job;
+		event_active(d->done_ev, EV_READ, 0);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* Hands finished jobs back on the event loop, in order. */
+static void
+on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct disk	*d = arg;
+	struct disk_job	*list, *job, *next;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&d->lock);
+	list = d->done_head;
+	d->done_head = d->done_tail = NULL;
+	pthread_mutex_unlock(&d->lock);
+	for (job = list; job != NULL; job = next) {
+		next = job->next;
+		job->next = NULL;
+		d->n_outstanding--;
+		if (d->last_submitted == job)
+			d->last_submitted = NULL;
+		d->done(d->ctx, job);
+	}
+}
+
+int
+disk_new(struct event_base *base, struct storage *st, disk_done_fn *done,
+    void *ctx, struct disk **out)
+{
+	struct disk	*d;
+	int		 rc;
+
+	*out = NULL;
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return -ENOMEM;
+	d->base = base;
+	d->st = st;
+	d->done = done;
+	d->ctx = ctx;
+	d->done_ev = event_new(base, -1, 0, on_done, d);
+	if (d->done_ev == NULL) {
+		free(d);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->cond, NULL);
+	if ((rc = pthread_create(&d->thread, NULL, worker, d)) != 0) {
+		event_free(d->done_ev);
+		pthread_mutex_destroy(&d->lock);
+		pthread_cond_destroy(&d->cond);
+		free(d);
+		return -rc;
+	}
+	*out = d;
+	return 0;
+}
+
+void
+disk_submit(struct disk *d, struct disk_job *job)
+{
+	job->next = NULL;
+	d->n_outstanding++;
+	d->last_submitted = job;
+	pthread_mutex_lock(&d->lock);
+	if (d->todo_tail != NULL)
+		d->todo_tail->next = job;
+	else
+		d->todo_head = job;
+	d->todo_tail = job;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+}
+
+struct disk_job *
+disk_last_pending(struct disk *d)
+{
+	return d->n_outstanding > 0 ? d->last_submitted : NULL;
+}
+
+size_t
+disk_pending(const struct disk *d)
+{
+	return d->n_outstanding;
+}
+
+void
+disk_free(struct disk *d)
+{
+	if (d == NULL)
+		return;
+	pthread_mutex_lock(&d->lock);
+	d->stopping = true;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(d->thread, NULL);
+	/* Hand back what finished so that nothing is leaked or lost. */
+	on_done(-1, 0, d);
+	event_free(d->done_ev);
+	pthread_mutex_destroy(&d->lock);
+	pthread_cond_destroy(&d->cond);
+	free(d);
+}

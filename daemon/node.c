@@ -1,0 +1,877 @@
+/*
+ * node.c -- one raftkvd node: the Ready loop that ties the pure core to the
+ * disk thread, the transport, the state machine and the client API.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "api.h"
+#include "disk.h"
+#include "kv.h"
+#include "log.h"
+#include "node.h"
+#include "options.h"
+#include "storage.h"
+#include "transport.h"
+#include "vfs.h"
+#include "xmalloc.h"
+
+struct op_list {
+	struct op	*head, *tail;
+	size_t		 n;
+};
+
+struct node {
+	const struct options *opt;
+	const struct logger *lg;
+	struct event_base *base;
+	struct evdns_base *dns;
+
+	struct vfs	*vfs;
+	struct storage	*st;
+	struct disk	*disk;
+	struct raft	*raft;
+	struct kv	*kv;
+	struct transport *tr;
+	struct evhttp	*peer_http;
+	struct evhttp	*client_http;
+	struct evhttp_bound_socket *peer_sock;
+	struct evhttp_bound_socket *client_sock;
+
+	struct event	*tick_ev;
+	struct event	*ready_ev;
+	uint64_t	 rand_state;
+	uint64_t	 started_ms;
+
+	raft_index_t	 commit_to_record;	/* lazily persisted commit */
+	enum raft_role	 last_role;
+	raft_id_t	 last_leader;
+	raft_term_t	 last_term;
+	struct raft_status status;		/* refreshed after each batch */
+	raft_index_t	 last_config_index;
+
+	bool		 storage_failed;
+	char		 storage_error[256];
+	bool		 stopping;
+
+	struct op_list	 writes;	/* OP_WAIT_COMMIT, by index */
+	struct op_list	 reads;		/* OP_WAIT_READ_INDEX */
+	struct op_list	 applying;	/* OP_WAIT_APPLY, by index */
+	uint64_t	 next_op_id;
+
+	uint64_t	 reads_served;
+	uint64_t	 syncs;
+	uint64_t	 entries_persisted;
+};
+
+static void	 kick(struct node *n);
+
+/* ------------------------------------------------------------------ */
+/* Ops and their lists.                                                */
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct op_list *
+list_for(struct node *n, enum op_state state)
+{
+	switch (state) {
+	case OP_WAIT_COMMIT:
+		return &n->writes;
+	case OP_WAIT_READ_INDEX:
+		return &n->reads;
+	case OP_WAIT_APPLY:
+		return &n->applying;
+	}
+	return NULL;
+}
+
+static void
+list_push(struct op_list *l, struct op *op)
+{
+	op->next = NULL;
+	op->prev = l->tail;
+	if (l->tail != NULL)
+		l->tail->next = op;
+	else
+		l->head = op;
+	l->tail = op;
+	l->n++;
+}
+
+static void
+list_remove(struct op_list *l, struct op *op)
+{
+	if (op->prev != NULL)
+		op->prev->next = op->next;
+	else
+		l->head = op->next;
+	if (op->next != NULL)
+		op->next->prev = op->prev;
+	else
+		l->tail = op->prev;
+	op->prev = op->next = NULL;
+	l->n--;
+}
+
+/* Moves op into state, the one place op states change. */
+static void
+op_set_state(struct op *op, enum op_state state, bool listed)
+{
+	struct node *n = op->node;
+
+	if (listed)
+		list_remove(list_for(n, op->state), op);
+	log_debug(n->lg, "op %" PRIu64 ": state %d -> %d", op->id, op->state,
+	    state);
+	op->state = state;
+	list_push(list_for(n, state), op);
+}
+
+/* Takes op off its list and frees it. */
+static void
+op_finish(struct op *op)
+{
+	list_remove(list_for(op->node, op->state), op);
+	op_free(op);
+}
+
+/* Fails op with why, then frees it. */
+static void
+op_fail(struct op *op, enum api_failure why)
+{
+	api_op_failed(op, why);
+	op_finish(op);
+}
+
+/* A parked request ran out of time. */
+static void
+on_op_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct op	*op = arg;
+
+	(void)fd;
+	(void)what;
+	log_info(op->node->lg, "request %" PRIu64 " timed out (state %d, "
+	    "index %" PRIu64 ")", op->id, op->state, op->index);
+	op_fail(op, op->kind == OP_WRITE ? API_FAIL_UNKNOWN : API_FAIL_TIMEOUT);
+}
+
+struct op *
+op_new(struct node *n, enum op_kind kind, struct evhttp_request *req)
+{
+	struct op	*op = xcalloc(1, sizeof(*op));
+	struct timeval	 tv;
+
+	op->kind = kind;
+	op->node = n;
+	op->req = req;
+	op->id = ++n->next_op_id;
+	op->timer = evtimer_new(n->base, on_op_timeout, op);
+	if (op->timer == NULL)
+		fatal(n->lg, "out of memory creating a request timer");
+	tv.tv_sec = (time_t)(n->opt->request_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(n->opt->request_timeout_ms % 1000) * 1000;
+	evtimer_add(op->timer, &tv);
+	return op;
+}
+
+void
+op_free(struct op *op)
+{
+	if (op == NULL)
+		return;
+	if (op->timer != NULL)
+		event_free(op->timer);
+	free(op->key);
+	free(op->start_after);
+	free(op);
+}
+
+/* ------------------------------------------------------------------ */
+/* Submitting work.                                                    */
+
+bool
+node_accepting(struct node *n)
+{
+	return !n->storage_failed && !n->stopping;
+}
+
+int
+node_submit_write(struct node *n, struct op *op, const uint8_t *cmd,
+    size_t len)
+{
+	int	 rc;
+
+	if (n->writes.n >= n->opt->max_pending)
+		return -RAFT_EBUSY;
+	rc = raft_propose(n->raft, RAFT_ENTRY_NORMAL, cmd, (uint32_t)len,
+	    &op->index, &op->term);
+	if (rc != 0)
+		return rc;
+	op->state = OP_WAIT_COMMIT;
+	list_push(&n->writes, op);
+	kick(n);
+	return 0;
+}
+
+int
+node_submit_read(struct node *n, struct op *op)
+{
+	int	 rc;
+
+	if (n->reads.n + n->applying.n >= n->opt->max_pending_reads)
+		return -RAFT_EBUSY;
+	if ((rc = raft_read_index(n->raft, op->id)) != 0)
+		return rc;
+	op->state = OP_WAIT_READ_INDEX;
+	list_push(&n->reads, op);
+	kick(n);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* The Ready loop.                                                     */
+
+/* Fails every parked request, e.g. when leadership is lost. */
+static void
+fail_all(struct node *n, enum api_failure write_why,
+    enum api_failure read_why)
+{
+	while (n->writes.head != NULL)
+		op_fail(n->writes.head, write_why);
+	while (n->reads.head != NULL)
+		op_fail(n->reads.head, read_why);
+	while (n->applying.head != NULL)
+		op_fail(n->applying.head, read_why);
+}
+
+/* Stops the node taking part after a disk error: fail-stop. */
+static void
+storage_failure(struct node *n, int err, const char *msg)
+{
+	if (n->storage_failed)
+		return;
+	n->storage_failed = true;
+	snprintf(n->storage_error, sizeof(n->storage_error), "%.200s (%.40s)", msg,
+	    strerror(-err));
+	log_error(n->lg, "storage failed, refusing all writes until "
+	    "restarted: %s", n->storage_error);
+	evtimer_del(n->tick_ev);
+	fail_all(n, API_FAIL_UNKNOWN, API_FAIL_STORAGE);
+}
+
+/* Sends one message through the transport, logging what cannot go. */
+static void
+send_msg(struct node *n, const struct raft_msg *m)
+{
+	int	 rc = transport_send(n->tr, m);
+
+	if (rc != 0 && rc != -ENOENT)
+		log_debug(n->lg, "cannot send %s to %" PRIu64 ": %s",
+		    raft_msg_type_name(m->type), m->to, strerror(-rc));
+}
+
+/* A disk job finished: report durability and release held messages. */
+static void
+on_disk_done(void *ctx, struct disk_job *job)
+{
+	struct node	*n = ctx;
+	size_t		 i;
+
+	if (job->error != 0) {
+		storage_failure(n, job->error, job->errmsg);
+		disk_job_free(job);
+		return;
+	}
+	n->syncs++;
+	n->entries_persisted += job->n_entries;
+	if (!n->storage_failed) {
+		if (job->n_entries > 0)
+			raft_persisted(n->raft,
+			    job->entries[job->n_entries - 1].index,
+			    job->entries[job->n_entries - 1].term);
+		for (i = 0; i < job->n_after; i++)
+			send_msg(n, &job->after[i]);
+	}
+	disk_job_free(job);
+	kick(n);
+}
+
+/* Points the transport at every member of the latest configuration. */
+static void
+sync_peers(struct node *n)
+{
+	const struct raft_cluster *c = raft_get_cluster(n->raft);
+	char		 err[256];
+	uint32_t	 i;
+
+	for (i = 0; i < c->n; i++) {
+		if (c->members[i].id == n->opt->node_id)
+			continue;
+		if (transport_set_peer(n->tr, c->members[i].id,
+		    c->members[i].peer_url, err, sizeof(err)) != 0)
+			log_warn(n->lg, "peer %" PRIu64 ": %s",
+			    c->members[i].id, err);
+	}
+}
+
+/* Applies one committed entry and completes the write waiting on it. */
+static void
+apply_entry(struct node *n, const struct raft_entry *e)
+{
+	struct kv_result res;
+	char		 err[256];
+	struct op	*op;
+	int		 rc;
+
+	memset(&res, 0, sizeof(res));
+	if (e->type == RAFT_ENTRY_NORMAL)
+		rc = kv_apply(n->kv, e->index, e->data, e->len, &res, err,
+		    sizeof(err));
+	else
+		rc = kv_apply_noop(n->kv, e->index, err, sizeof(err));
+	if (rc != 0)
+		fatal(n->lg, "cannot apply entry %" PRIu64 ": %s", e->index,
+		    err);
+	if (e->type == RAFT_ENTRY_NORMAL && res.status == KV_INVALID)
+		log_warn(n->lg, "entry %" PRIu64 " is not a valid command: %s",
+		    e->index, err);
+
+	/* Writes are parked in index order. */
+	while ((op = n->writes.head) != NULL && op->index <= e->index) {
+		if (op->index < e->index || op->term != e->term) {
+			/* Another entry took its place: never committed. */
+			op_fail(op, API_FAIL_LOST);
+			continue;
+		}
+		if (op->req != NULL)
+			api_write_done(op, &res);
+		op_finish(op);
+	}
+}
+
+/* Serves every read whose index has been applied. */
+static void
+serve_reads(struct node *n)
+{
+	uint64_t	 applied = kv_applied_index(n->kv);
+	struct op	*op, *next;
+
+	for (op = n->applying.head; op != NULL; op = next) {
+		next = op->next;
+		if (op->index > applied)
+			continue;
+		n->reads_served++;
+		if (op->req != NULL)
+			api_read_ready(op);
+		op_finish(op);
+	}
+}
+
+/* A read index came back from the core. */
+static void
+read_index_done(struct node *n, const struct raft_read *rr)
+{
+	struct op	*op;
+
+	for (op = n->reads.head; op != NULL; op = op->next)
+		if (op->id == rr->ctx)
+			break;
+	if (op == NULL)
+		return;		/* timed out or the client left */
+	if (!rr->ok) {
+		op_fail(op, API_FAIL_NOT_LEADER);
+		return;
+	}
+	op->index = rr->index;
+	op_set_state(op, OP_WAIT_APPLY, true);
+}
+
+/* Persists, sends, applies and answers one Ready batch. */
+static void
+handle_ready(struct node *n, struct raft_ready *rd)
+{
+	struct disk_job	*job = NULL;
+	size_t		 i;
+
+	if (rd->commit_changed || rd->hs_changed)
+		n->commit_to_record = rd->hs.commit;
+	if (rd->hs_changed || rd->n_entries > 0) {
+		job = disk_job_new(rd->hs_changed, &rd->hs, n->commit_to_record,
+		    rd->entries, rd->n_entries);
+		if (job == NULL)
+			fatal(n->lg, "out of memory queueing a disk write");
+		n->commit_to_record = 0;
+	}
+	/* Leader appends leave at once, in parallel with our own write. */
+	for (i = 0; i < rd->n_msgs; i++)
+		send_msg(n, &rd->msgs[i]);
+	if (rd->n_msgs_after_persist > 0) {
+		struct disk_job *hold = job != NULL ? job :
+		    disk_last_pending(n->disk);
+
+		for (i = 0; i < rd->n_msgs_after_persist; i++) {
+			if (hold == NULL)
+				send_msg(n, &rd->msgs_after_persist[i]);
+			else if (disk_job_hold(hold,
+			    &rd->msgs_after_persist[i]) != 0)
+				log_warn(n->lg, "out of memory: dropped a "
+				    "response");
+		}
+	}
+	if (job != NULL)
+		disk_submit(n->disk, job);
+	for (i = 0; i < rd->n_committed; i++) {
+		apply_entry(n, &rd->committed[i]);
+		if (rd->committed[i].type == RAFT_ENTRY_CONFIG)
+			sync_peers(n);
+	}
+	for (i = 0; i < rd->n_reads; i++)
+		read_index_done(n, &rd->reads[i]);
+	serve_reads(n);
+}
+
+/* Notices role and leader changes, logs them, fails what they void. */
+static void
+track_role(struct node *n)
+{
+	raft_get_status(n->raft, &n->status);
+	if (n->status.role != n->last_role || n->status.leader !=
+	    n->last_leader || n->status.term != n->last_term) {
+		log_info(n->lg, "%s in term %" PRIu64 ", leader %" PRIu64,
+		    raft_role_name(n->status.role), n->status.term,
+		    n->status.leader);
+		if (n->last_role == RAFT_LEADER &&
+		    n->status.role != RAFT_LEADER) {
+			/* Writes may still commit under the next leader. */
+			fail_all(n, API_FAIL_UNKNOWN, API_FAIL_NOT_LEADER);
+		}
+		n->last_role = n->status.role;
+		n->last_leader = n->status.leader;
+		n->last_term = n->status.term;
+	}
+	if (n->status.config_index != n->last_config_index) {
+		n->last_config_index = n->status.config_index;
+		sync_peers(n);
+	}
+}
+
+/* The Ready loop: runs once per event-loop pass after any input. */
+static void
+on_ready(evutil_socket_t fd, short what, void *arg)
+{
+	struct node	*n = arg;
+	struct raft_ready rd;
+	int		 rounds = 0;
+
+	(void)fd;
+	(void)what;
+	if (n->storage_failed)
+		return;
+	while (raft_has_ready(n->raft) && rounds++ < 64) {
+		if (raft_ready(n->raft, &rd) != 0)
+			fatal(n->lg, "out of memory in the Raft core");
+		handle_ready(n, &rd);
+		raft_advance(n->raft, &rd);
+		if (n->storage_failed)
+			break;
+	}
+	track_role(n);
+	if (raft_has_ready(n->raft))
+		kick(n);
+}
+
+/* Schedules a pass of the Ready loop. */
+static void
+kick(struct node *n)
+{
+	event_active(n->ready_ev, EV_TIMEOUT, 0);
+}
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct node	*n = arg;
+
+	(void)fd;
+	(void)what;
+	raft_tick(n->raft);
+	kick(n);
+}
+
+/* A message arrived from a peer. */
+static void
+on_peer_message(void *ctx, const struct raft_msg *m)
+{
+	struct node	*n = ctx;
+
+	if (n->storage_failed || n->stopping)
+		return;
+	(void)raft_step(n->raft, m);
+	kick(n);
+}
+
+/* Routes the core's trace lines into the logger. */
+static void
+on_trace(void *ctx, enum raft_trace_level level, const char *what,
+    uint64_t a, uint64_t b)
+{
+	struct node	*n = ctx;
+	enum log_level	 lvl = level == RAFT_TRACE_WARN ? LOG_LEVEL_WARN :
+	    level == RAFT_TRACE_INFO ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG;
+
+	log_msg(n->lg, lvl, "raft: %s (%" PRIu64 ", %" PRIu64 ")", what, a, b);
+}
+
+/* xorshift64*, seeded from /dev/urandom: the core's election jitter. */
+static uint64_t
+node_rand(void *ctx)
+{
+	uint64_t	*s = ctx;
+
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545F4914F6CDD1DULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Start-up.                                                           */
+
+/* Binds an evhttp to "host:port".  Returns 0 or -1 with err filled. */
+static int
+bind_http(struct evhttp *http, const char *listen_addr,
+    struct evhttp_bound_socket **sock, char *err, size_t errlen)
+{
+	char		*host = xstrdup(listen_addr), *colon;
+	long		 port;
+	int		 rc = -1;
+
+	colon = strrchr(host, ':');
+	if (colon == NULL) {
+		snprintf(err, errlen, "listen address \"%s\" is not HOST:PORT",
+		    listen_addr);
+		goto out;
+	}
+	*colon = '\0';
+	port = strtol(colon + 1, NULL, 10);
+	if (port <= 0 || port > 65535) {
+		snprintf(err, errlen, "listen address \"%s\" has a bad port",
+		    listen_addr);
+		goto out;
+	}
+	if (host[0] == '[') {
+		memmove(host, host + 1, strlen(host));
+		host[strcspn(host, "]")] = '\0';
+	}
+	*sock = evhttp_bind_socket_with_handle(http, host, (uint16_t)port);
+	if (*sock == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s", listen_addr,
+		    strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(host);
+	return rc;
+}
+
+/* Writes the bootstrap configuration entry into a brand-new log. */
+static int
+bootstrap(struct node *n, struct storage_loaded *ld, char *err,
+    size_t errlen)
+{
+	uint8_t		 buf[RAFT_MAX_MEMBERS * (2 * RAFT_MAX_URL + 16) + 8];
+	struct raft_entry e;
+	struct raft_hard_state hs = { .term = 1, .vote = 0, .commit = 1 };
+	int		 rc;
+
+	if ((rc = raft_bootstrap_entry(&n->opt->members, buf, sizeof(buf),
+	    &e)) != 0) {
+		snprintf(err, errlen, "cannot build the initial configuration: "
+		    "%s", raft_strerror(rc));
+		return -EINVAL;
+	}
+	log_info(n->lg, "new data directory: bootstrapping a cluster of %u "
+	    "members", n->opt->members.n);
+	if ((rc = storage_save_hard_state(n->st, &hs, err, errlen)) != 0 ||
+	    (rc = storage_append_sync(n->st, &e, 1, 1, err, errlen)) != 0)
+		return rc;
+	storage_loaded_free(ld);
+	return storage_load(n->st, ld, err, errlen);
+}
+
+int
+node_start(const struct options *o, struct event_base *base,
+    struct evdns_base *dns, const struct logger *lg, struct node **out,
+    char *err, size_t errlen)
+{
+	struct node	*n = xcalloc(1, sizeof(*n));
+	struct storage_options so;
+	struct storage_loaded ld;
+	struct raft_config rc_cfg;
+	struct raft_restore rs;
+	struct raft_cluster snap_cluster;
+	struct kv_config kc;
+	struct transport_config tc;
+	struct timeval	 tv;
+	int		 fd, rc;
+
+	memset(&ld, 0, sizeof(ld));
+	n->opt = o;
+	n->lg = lg;
+	n->base = base;
+	n->dns = dns;
+	n->started_ms = now_ms();
+	n->last_role = RAFT_FOLLOWER;
+
+	if (o->test_vfs != NULL && o->test_vfs[0] != '\0') {
+		if ((rc = vfs_from_spec(o->test_vfs, &n->vfs, err,
+		    errlen)) != 0)
+			goto fail;
+		log_warn(lg, "test-only storage I/O layer in use: %s",
+		    o->test_vfs);
+	}
+	storage_options_init(&so);
+	so.cluster_id = o->cluster_id;
+	so.node_id = o->node_id;
+	so.vfs = n->vfs;
+	so.log = lg;
+	if ((rc = storage_open(o->data_dir, &so, &n->st, err, errlen)) != 0 ||
+	    (rc = storage_load(n->st, &ld, err, errlen)) != 0)
+		goto fail;
+	if (ld.n_entries == 0 && !ld.has_snapshot &&
+	    (rc = bootstrap(n, &ld, err, errlen)) != 0)
+		goto fail;
+
+	kv_config_default(&kc);
+	kc.max_key_len = o->max_key_size;
+	kc.max_value_len = o->max_value_size;
+	kc.session_window = o->session_window;
+	if ((rc = kv_new(&kc, &n->kv, err, errlen)) != 0)
+		goto fail;
+
+	/* Election jitter comes from the kernel, not from the core. */
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, &n->rand_state, sizeof(n->rand_state)) !=
+	    (ssize_t)sizeof(n->rand_state))
+		n->rand_state = now_ms() ^ ((uint64_t)getpid() << 32);
+	if (fd >= 0)
+		close(fd);
+	n->rand_state |= 1;
+
+	raft_config_defaults(&rc_cfg);
+	rc_cfg.id = o->node_id;
+	rc_cfg.cluster_id = o->cluster_id;
+	rc_cfg.election_ticks = (unsigned)(o->election_ms / o->tick_ms);
+	rc_cfg.heartbeat_ticks = (unsigned)(o->heartbeat_ms / o->tick_ms);
+	if (rc_cfg.heartbeat_ticks == 0)
+		rc_cfg.heartbeat_ticks = 1;
+	rc_cfg.max_inflight = (uint32_t)o->max_inflight;
+	rc_cfg.max_pending_reads = (uint32_t)o->max_pending_reads;
+	rc_cfg.rand = node_rand;
+	rc_cfg.rand_ctx = &n->rand_state;
+	rc_cfg.trace = on_trace;
+	rc_cfg.trace_ctx = n;
+
+	memset(&rs, 0, sizeof(rs));
+	rs.hs = ld.hs;
+	rs.snapshot_index = ld.has_snapshot ? ld.snapshot_index : 0;
+	rs.snapshot_term = ld.has_snapshot ? ld.snapshot_term : 0;
+	if (ld.has_snapshot && ld.snapshot_config != NULL &&
+	    raft_cluster_decode(ld.snapshot_config, ld.snapshot_config_len,
+	    &snap_cluster) == 0)
+		rs.snapshot_cluster = &snap_cluster;
+	rs.entries = ld.entries;
+	rs.n_entries = ld.n_entries;
+	if ((rc = raft_new(&rc_cfg, &rs, &n->raft)) != 0) {
+		snprintf(err, errlen, "cannot restore the Raft state from %s: %s",
+		    o->data_dir, raft_strerror(rc));
+		rc = -EINVAL;
+		goto fail;
+	}
+	log_info(lg, "recovered term %" PRIu64 ", vote %" PRIu64 ", commit "
+	    "%" PRIu64 ", log %zu entries", ld.hs.term, ld.hs.vote,
+	    ld.hs.commit, ld.n_entries);
+	storage_loaded_free(&ld);
+
+	transport_config_defaults(&tc);
+	tc.cluster_id = o->cluster_id;
+	tc.self_id = o->node_id;
+	if ((rc = transport_new(base, dns, lg, &tc, on_peer_message, n, &n->tr,
+	    err, errlen)) != 0)
+		goto fail;
+	raft_get_status(n->raft, &n->status);
+	n->last_config_index = n->status.config_index;
+	sync_peers(n);
+
+	if ((rc = disk_new(base, n->st, on_disk_done, n, &n->disk)) != 0) {
+		snprintf(err, errlen, "cannot start the disk thread: %s",
+		    strerror(-rc));
+		goto fail;
+	}
+
+	n->peer_http = evhttp_new(base);
+	n->client_http = evhttp_new(base);
+	if (n->peer_http == NULL || n->client_http == NULL)
+		fatal(lg, "out of memory creating HTTP servers");
+	if ((rc = transport_bind(n->tr, n->peer_http)) != 0) {
+		snprintf(err, errlen, "cannot install the peer routes");
+		goto fail;
+	}
+	api_bind(n, n->client_http);
+	if (bind_http(n->peer_http, o->peer_listen, &n->peer_sock, err,
+	    errlen) != 0 ||
+	    bind_http(n->client_http, o->client_listen, &n->client_sock, err,
+	    errlen) != 0) {
+		rc = -EADDRINUSE;
+		goto fail;
+	}
+
+	n->ready_ev = event_new(base, -1, 0, on_ready, n);
+	n->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, n);
+	if (n->ready_ev == NULL || n->tick_ev == NULL)
+		fatal(lg, "out of memory creating timers");
+	tv.tv_sec = (time_t)(o->tick_ms / 1000);
+	tv.tv_usec = (suseconds_t)(o->tick_ms % 1000) * 1000;
+	evtimer_add(n->tick_ev, &tv);
+	kick(n);
+	log_info(lg, "node %" PRIu64 " of cluster \"%s\": peers on %s, "
+	    "clients on %s", o->node_id, o->cluster_name, o->peer_listen,
+	    o->client_listen);
+	*out = n;
+	return 0;
+fail:
+	storage_loaded_free(&ld);
+	node_free(n);
+	return rc < 0 ? rc : -EINVAL;
+}
+
+void
+node_stop(struct node *n)
+{
+	if (n->stopping)
+		return;
+	n->stopping = true;
+	if (n->client_sock != NULL)
+		log_info(n->lg, "shutting down: refusing new connections");
+	if (n->client_sock != NULL)
+		evhttp_del_accept_socket(n->client_http, n->client_sock);
+	if (n->peer_sock != NULL)
+		evhttp_del_accept_socket(n->peer_http, n->peer_sock);
+	n->client_sock = n->peer_sock = NULL;
+	if (n->tick_ev != NULL)
+		evtimer_del(n->tick_ev);
+	/* Answer what is parked; writes may still commit elsewhere. */
+	fail_all(n, API_FAIL_UNKNOWN, API_FAIL_SHUTDOWN);
+}
+
+size_t
+node_disk_pending(struct node *n)
+{
+	return n->disk != NULL ? disk_pending(n->disk) : 0;
+}
+
+void
+node_free(struct node *n)
+{
+	if (n == NULL)
+		return;
+	node_stop(n);
+	if (n->client_http != NULL)
+		evhttp_free(n->client_http);
+	n->client_http = NULL;
+	if (n->tick_ev != NULL)
+		event_free(n->tick_ev);
+	if (n->ready_ev != NULL)
+		event_free(n->ready_ev);
+	/* Finish pending disk writes before closing the storage. */
+	disk_free(n->disk);
+	if (n->peer_http != NULL)
+		evhttp_free(n->peer_http);
+	transport_free(n->tr);
+	raft_free(n->raft);
+	kv_free(n->kv);
+	storage_close(n->st);
+	vfs_free(n->vfs);
+	free(n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Accessors for the client API.                                       */
+
+const struct raft_status *
+node_raft_status(struct node *n)
+{
+	raft_get_status(n->raft, &n->status);
+	return &n->status;
+}
+
+void
+node_get_info(struct node *n, struct node_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->id = n->opt->node_id;
+	info->cluster_id = n->opt->cluster_id;
+	info->cluster_name = n->opt->cluster_name;
+	info->storage_failed = n->storage_failed;
+	info->storage_error = n->storage_failed ? n->storage_error : NULL;
+	info->uptime_ms = now_ms() - n->started_ms;
+	info->applied = kv_applied_index(n->kv);
+	info->state_hash = kv_state_hash(n->kv);
+	info->keys = kv_count(n->kv);
+	info->pending_writes = n->writes.n;
+	info->pending_reads = n->reads.n + n->applying.n;
+	info->reads_served = n->reads_served;
+	info->syncs = n->syncs;
+	info->entries_persisted = n->entries_persisted;
+}
+
+struct raft *
+node_raft(struct node *n)
+{
+	return n->raft;
+}
+
+struct kv *
+node_kv(struct node *n)
+{
+	return n->kv;
+}
+
+const struct options *
+node_options(struct node *n)
+{
+	return n->opt;
+}
+
+const struct logger *
+node_logger(struct node *n)
+{
+	return n->lg;
+}
+
+struct transport *
+node_transport(struct node *n)
+{
+	return n->tr;
+}

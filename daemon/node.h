@@ -1,0 +1,134 @@
+/*
+ * node.h -- one raftkvd node: the Raft core wired to storage (through the
+ * disk thread), the peer transport, the key-value state machine and the
+ * client API.
+ *
+ * Everything here runs on the event loop's thread, except the disk worker.
+ * The node drives the core: every input (tick, peer message, proposal,
+ * read) schedules one pass of the Ready loop (node_kick()), so inputs that
+ * arrive together are handled as one batch.
+ */
+#ifndef RAFTKV_NODE_H
+#define RAFTKV_NODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raft.h"
+
+struct event;
+struct event_base;
+struct evdns_base;
+struct evhttp;
+struct evhttp_connection;
+struct evhttp_request;
+struct logger;
+struct options;
+struct node;
+
+enum op_kind {
+	OP_WRITE,	/* a proposal waiting to be applied */
+	OP_GET,		/* a linearizable read of one key */
+	OP_LIST,	/* a linearizable listing by prefix */
+};
+
+enum op_state {
+	OP_WAIT_COMMIT,		/* proposed at (index, term) */
+	OP_WAIT_READ_INDEX,	/* waiting for leadership confirmation */
+	OP_WAIT_APPLY,		/* read index known, waiting for apply */
+};
+
+/*
+ * A client request parked on the Raft machinery.  Owned by the node from
+ * node_submit_*() until it completes (the api callback runs, then the node
+ * frees it).  req stays valid even if the client goes away: libevent
+ * keeps an unanswered request alive and frees it once answered.
+ */
+struct op {
+	enum op_kind	 kind;
+	enum op_state	 state;
+	uint64_t	 id;		/* ReadIndex ctx */
+	raft_index_t	 index;
+	raft_term_t	 term;
+	struct evhttp_request *req;
+	struct event	*timer;
+	struct node	*node;
+
+	/* Request parameters (owned). */
+	uint8_t		*key;
+	size_t		 key_len;
+	uint8_t		*start_after;
+	size_t		 start_after_len;
+	size_t		 limit;
+	bool		 keys_only;
+	bool		 is_delete;
+
+	struct op	*prev, *next;	/* in the node's list for its state */
+};
+
+/* The node's counters and identity for /v1/status. */
+struct node_info {
+	raft_id_t	 id;
+	uint64_t	 cluster_id;
+	const char	*cluster_name;
+	bool		 storage_failed;
+	const char	*storage_error;
+	uint64_t	 uptime_ms;
+	uint64_t	 applied;
+	uint64_t	 state_hash;
+	size_t		 keys;
+	size_t		 pending_writes;
+	size_t		 pending_reads;
+	uint64_t	 read_rounds;	/* heartbeat rounds for reads (approx.) */
+	uint64_t	 reads_served;
+	uint64_t	 syncs;		/* disk jobs completed */
+	uint64_t	 entries_persisted;
+};
+
+/*
+ * Opens storage under o->data_dir, recovers the core and the state machine,
+ * binds the peer and client ports and starts ticking.  base, dns, lg and o
+ * are borrowed and must outlive the node.  Returns 0 and a new node in *out
+ * (node_free()), or a negative errno with err filled.
+ */
+int	 node_start(const struct options *o, struct event_base *base,
+	    struct evdns_base *dns, const struct logger *lg, struct node **out,
+	    char *err, size_t errlen);
+/*
+ * Stops accepting connections and ticking, and answers every parked
+ * request (writes get "outcome unknown").  The caller then lets the loop
+ * run briefly so that replies are flushed, and calls node_free().
+ */
+void	 node_stop(struct node *n);
+/* Disk jobs not yet durable. */
+size_t	 node_disk_pending(struct node *n);
+/* Waits for pending disk writes, then frees everything (NULL is fine). */
+void	 node_free(struct node *n);
+
+/* The client API's view of the node. */
+const struct raft_status *node_raft_status(struct node *n);
+void	 node_get_info(struct node *n, struct node_info *info);
+struct raft	*node_raft(struct node *n);
+struct kv	*node_kv(struct node *n);
+const struct options *node_options(struct node *n);
+const struct logger *node_logger(struct node *n);
+struct transport *node_transport(struct node *n);
+
+/*
+ * Proposes an encoded command (copied) for op (owned by the node from now
+ * on).  Returns 0, or a negative RAFT_E* code when it could not be
+ * proposed: the caller still owns op then.
+ */
+int	 node_submit_write(struct node *n, struct op *op, const uint8_t *cmd,
+	    size_t len);
+/* Asks for a read index for op (owned by the node from now on).  As above. */
+int	 node_submit_read(struct node *n, struct op *op);
+/* True while the storage is healthy and the node is not shutting down. */
+bool	 node_accepting(struct node *n);
+
+/* Allocates a zeroed op for req.  Never NULL (dies on ENOMEM). */
+struct op *op_new(struct node *n, enum op_kind kind, struct evhttp_request *req);
+void	 op_free(struct op *op);
+
+#endif /* RAFTKV_NODE_H */

@@ -1,0 +1,1069 @@
+/*
+ * transport.c -- the evhttp peer transport.
+ *
+ * Each peer is a small state machine (enum peer_state, changed only in
+ * peer_set_state()):
+ *
+ *	IDLE --(a message queued)--> RESOLVING --(address)--> CONNECTED
+ *	  ^                              |                       |
+ *	  |                          (dns error)          (request failed)
+ *	  |                              v                       v
+ *	  +-----(backoff timer)------- BACKOFF <-----------------+
+ *
+ * A name is resolved on every pass through RESOLVING, so a peer that comes
+ * back at a new address is found again; the evhttp_connection is made for
+ * the numeric address, which lets us set TCP_NODELAY on its socket as soon
+ * as evhttp creates it, before the first byte leaves.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+#include <jansson.h>
+
+#include "log.h"
+#include "raft.h"
+#include "transport.h"
+#include "wire.h"
+
+#define ROUTE_PREFIX		"/raft/v1/"
+#define MAX_HOST		255
+#define RESPONSE_MAX_BODY	(64 * 1024)
+#define RESPONSE_MAX_HEADERS	(8 * 1024)
+
+enum peer_state {
+	PEER_IDLE = 0,		/* no connection, nothing pending */
+	PEER_RESOLVING,		/* waiting for evdns */
+	PEER_CONNECTED,		/* conn exists; evhttp connects on demand */
+	PEER_BACKOFF,		/* failed; retry_ev will reset the peer */
+};
+
+static const char *const peer_state_names[] = {
+	[PEER_IDLE] = "idle",
+	[PEER_RESOLVING] = "resolving",
+	[PEER_CONNECTED] = "connected",
+	[PEER_BACKOFF] = "backoff",
+};
+
+/* One encoded message waiting to be sent. */
+struct outmsg {
+	TAILQ_ENTRY(outmsg)	 link;
+	struct evbuffer		*body;
+	uint8_t			 type;
+	bool			 heartbeat;	/* APPEND without entries */
+};
+TAILQ_HEAD(outmsg_queue, outmsg);
+
+/* A rate limiter for one kind of warning. */
+struct warn_slot {
+	char		 key[128];	/* what makes two warnings identical */
+	uint64_t	 last_ms;
+	uint64_t	 suppressed;
+};
+
+struct peer {
+	struct transport *t;
+	raft_id_t	 id;
+	char		 url[RAFT_MAX_URL + 1];
+	char		 host[MAX_HOST + 1];	/* without brackets */
+	char		 host_header[MAX_HOST + 16];
+	uint16_t	 port;
+
+	enum peer_state	 state;
+	struct evdns_getaddrinfo_request *dns_req;
+	struct evhttp_connection *conn;
+	char		 addr[INET6_ADDRSTRLEN];	/* numeric, resolved */
+	struct event	*retry_ev;
+	unsigned	 backoff_ms;
+	unsigned	 addr_turn;	/* which resolved address to try */
+
+	struct outmsg_queue queue;
+	unsigned	 queued;
+	unsigned	 inflight;
+
+	struct transport_peer_stats stats;
+	struct warn_slot warn;
+};
+
+/* Why the server side refused a request. */
+enum reject {
+	REJECT_METHOD = 0,
+	REJECT_CONTENT_TYPE,
+	REJECT_TOO_BIG,
+	REJECT_DECODE,		/* wire_decode() said why */
+	REJECT_ROUTE,		/* body type differs from the route */
+	REJECT_CLUSTER,
+	REJECT_NODE,
+	REJECT_MAX = REJECT_NODE,
+};
+
+static const struct {
+	int		 status;
+	const char	*reason;
+	const char	*code;	/* JSON "error"; REJECT_DECODE uses wire's */
+} reject_info[REJECT_MAX + 1] = {
+	[REJECT_METHOD] = { 405, "Method Not Allowed", "method_not_allowed" },
+	[REJECT_CONTENT_TYPE] = { 415, "Unsupported Media Type",
+	    "bad_content_type" },
+	[REJECT_TOO_BIG] = { 413, "Payload Too Large", "too_big" },
+	[REJECT_DECODE] = { 400, "Bad Request", NULL },
+	[REJECT_ROUTE] = { 400, "Bad Request", "type_mismatch" },
+	[REJECT_CLUSTER] = { 400, "Bad Request", "foreign_cluster" },
+	[REJECT_NODE] = { 400, "Bad Request", "wrong_node" },
+};
+
+/* What one evhttp_set_cb() registration points at. */
+struct route_binding {
+	struct transport *t;
+	int		 type;	/* enum raft_msg_type */
+};
+
+struct transport {
+	struct event_base *base;
+	struct evdns_base *dns;
+	const struct logger *lg;
+	struct transport_config cfg;
+	struct wire_limits limits;
+	transport_recv_fn *recv_cb;
+	void		*recv_ctx;
+
+	struct peer	**peers;	/* sorted by id */
+	size_t		 n_peers;
+	size_t		 cap_peers;
+
+	struct route_binding bindings[RAFT_MSG_TYPE_MAX + 1];
+	struct transport_server_stats server;
+	struct warn_slot server_warn[REJECT_MAX + 1];
+};
+
+static void	peer_pump(struct peer *);
+static void	peer_fail(struct peer *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* Returns the monotonic clock in milliseconds. */
+uint64_t
+transport_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Fills *cfg with the defaults documented in docs/protocol.md. */
+void
+transport_config_defaults(struct transport_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->max_body = WIRE_MAX_BODY_DEFAULT;
+	cfg->max_entries = WIRE_MAX_ENTRIES_DEFAULT;
+	cfg->request_timeout_ms = 2000;
+	cfg->backoff_min_ms = 20;
+	cfg->backoff_max_ms = 1000;
+	cfg->max_inflight = 4;
+	cfg->max_queue = 256;
+	cfg->warn_interval_ms = 10000;
+}
+
+/*
+ * Logs a warning unless an identical one (same slot and key) was logged
+ * less than warn_interval_ms ago; then it is only counted.
+ */
+static void __attribute__((format(printf, 4, 5)))
+transport_warn(struct transport *t, struct warn_slot *slot, const char *key,
+    const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 line[512];
+	uint64_t now = transport_now_ms();
+
+	if (slot->last_ms != 0 && strcmp(slot->key, key) == 0 &&
+	    now - slot->last_ms < t->cfg.warn_interval_ms) {
+		slot->suppressed++;
+		t->server.warnings_suppressed++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (slot->suppressed > 0)
+		log_warn(t->lg, "%s (%" PRIu64 " similar suppressed)", line,
+		    slot->suppressed);
+	else
+		log_warn(t->lg, "%s", line);
+	snprintf(slot->key, sizeof(slot->key), "%s", key);
+	slot->last_ms = now;
+	slot->suppressed = 0;
+}
+
+/* Sets TCP_NODELAY on fd; harmless on non-TCP sockets. */
+static void
+set_nodelay(evutil_socket_t fd)
+{
+	int	 one = 1;
+
+	if (fd >= 0)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+}
+
+/* Sets TCP_NODELAY on the socket under an evhttp_connection, if any. */
+static void
+conn_set_nodelay(struct evhttp_connection *conn)
+{
+	struct bufferevent *bev;
+
+	if (conn != NULL && (bev = evhttp_connection_get_bufferevent(conn)) !=
+	    NULL)
+		set_nodelay(bufferevent_getfd(bev));
+}
+
+/* ------------------------------------------------------------------ */
+/* Creation and configuration.                                        */
+
+/* Creates a transport; see transport.h. */
+int
+transport_new(struct event_base *base, struct evdns_base *dns,
+    const struct logger *lg, const struct transport_config *cfg,
+    transport_recv_fn *cb, void *cb_ctx, struct transport **out,
+    char *err, size_t errlen)
+{
+	struct transport *t;
+	int	 type;
+
+	*out = NULL;
+	if (base == NULL || lg == NULL || cfg == NULL || cb == NULL) {
+		snprintf(err, errlen, "transport: missing base, logger, "
+		    "config or callback");
+		return -EINVAL;
+	}
+	if (cfg->cluster_id == 0 || cfg->self_id == 0 ||
+	    cfg->self_id > INT64_MAX) {
+		snprintf(err, errlen, "transport: cluster id and node id "
+		    "must be nonzero (node id <= INT64_MAX)");
+		return -EINVAL;
+	}
+	if (cfg->max_body < 1024 || cfg->max_body > INT32_MAX ||
+	    cfg->max_entries == 0 || cfg->request_timeout_ms == 0 ||
+	    cfg->backoff_min_ms == 0 ||
+	    cfg->backoff_max_ms < cfg->backoff_min_ms ||
+	    cfg->max_inflight == 0 || cfg->max_queue == 0) {
+		snprintf(err, errlen, "transport: a limit is out of range "
+		    "(max_body %zu, max_entries %" PRIu32 ", timeout %u ms, "
+		    "backoff %u..%u ms, inflight %u, queue %u)", cfg->max_body,
+		    cfg->max_entries, cfg->request_timeout_ms,
+		    cfg->backoff_min_ms, cfg->backoff_max_ms,
+		    cfg->max_inflight, cfg->max_queue);
+		return -EINVAL;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		snprintf(err, errlen, "transport: out of memory");
+		return -ENOMEM;
+	}
+	t->base = base;
+	t->dns = dns;
+	t->lg = lg;
+	t->cfg = *cfg;
+	t->limits.max_body = cfg->max_body;
+	t->limits.max_entries = cfg->max_entries;
+	t->recv_cb = cb;
+	t->recv_ctx = cb_ctx;
+	for (type = 1; type <= RAFT_MSG_TYPE_MAX; type++) {
+		t->bindings[type].t = t;
+		t->bindings[type].type = type;
+	}
+	*out = t;
+	return 0;
+}
+
+/* Changes a peer's state; the one place that does. */
+static void
+peer_set_state(struct peer *p, enum peer_state next)
+{
+	if (p->state == next)
+		return;
+	log_debug(p->t->lg, "peer %" PRIu64 " (%s): %s -> %s", p->id, p->url,
+	    peer_state_names[p->state], peer_state_names[next]);
+	p->state = next;
+	p->stats.backoff_ms = next == PEER_BACKOFF ? p->backoff_ms : 0;
+}
+
+/* Drops every queued message of p, counting them. */
+static void
+peer_drop_queue(struct peer *p)
+{
+	struct outmsg *om;
+
+	while ((om = TAILQ_FIRST(&p->queue)) != NULL) {
+		TAILQ_REMOVE(&p->queue, om, link);
+		evbuffer_free(om->body);
+		free(om);
+		p->stats.dropped++;
+	}
+	p->queued = 0;
+}
+
+/*
+ * Frees p's connection and cancels its resolution; requests still inside
+ * the connection are freed by evhttp without callbacks and counted as
+ * dropped.  The peer ends IDLE (or stays in BACKOFF: the caller decides).
+ */
+static void
+peer_disconnect(struct peer *p)
+{
+	struct evdns_getaddrinfo_request *req;
+
+	if ((req = p->dns_req) != NULL) {
+		p->dns_req = NULL;
+		evdns_getaddrinfo_cancel(req);
+	}
+	if (p->conn != NULL) {
+		evhttp_connection_free(p->conn);
+		p->conn = NULL;
+	}
+	p->stats.dropped += p->inflight;
+	p->inflight = 0;
+	p->stats.connected = 0;
+}
+
+/* Frees a peer and everything it holds. */
+static void
+peer_free(struct peer *p)
+{
+	if (p == NULL)
+		return;
+	peer_disconnect(p);
+	peer_drop_queue(p);
+	if (p->retry_ev != NULL)
+		event_free(p->retry_ev);
+	free(p);
+}
+
+/* Frees t; see transport.h. */
+void
+transport_free(struct transport *t)
+{
+	size_t	 i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < t->n_peers; i++)
+		peer_free(t->peers[i]);
+	free(t->peers);
+	free(t);
+}
+
+/* Returns the index of peer id in t->peers, or where it would go. */
+static size_t
+peer_slot(const struct transport *t, raft_id_t id, bool *found)
+{
+	size_t	 lo = 0, hi = t->n_peers, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (t->peers[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < t->n_peers && t->peers[lo]->id == id;
+	return lo;
+}
+
+/* Returns peer id or NULL. */
+static struct peer *
+peer_find(const struct transport *t, raft_id_t id)
+{
+	bool	 found;
+	size_t	 i = peer_slot(t, id, &found);
+
+	return found ? t->peers[i] : NULL;
+}
+
+/*
+ * Parses "http://host:port[/]" into host (without IPv6 brackets), the
+ * Host header value and port.  Returns 0 or -EINVAL with err filled.
+ */
+static int
+parse_peer_url(const char *url, char *host, size_t hostcap, char *hosthdr,
+    size_t hdrcap, uint16_t *port, char *err, size_t errlen)
+{
+	struct evhttp_uri *uri = NULL;
+	const char *scheme, *h, *path;
+	size_t	 hl;
+	int	 p, rc = -EINVAL;
+
+	if (strlen(url) > RAFT_MAX_URL) {
+		snprintf(err, errlen, "peer url longer than %d bytes",
+		    RAFT_MAX_URL);
+		goto out;
+	}
+	if ((uri = evhttp_uri_parse_with_flags(url, 0)) == NULL) {
+		snprintf(err, errlen, "peer url \"%s\" does not parse", url);
+		goto out;
+	}
+	scheme = evhttp_uri_get_scheme(uri);
+	if (scheme == NULL || strcasecmp(scheme, "http") != 0) {
+		snprintf(err, errlen, "peer url \"%s\": scheme must be http",
+		    url);
+		goto out;
+	}
+	h = evhttp_uri_get_host(uri);
+	if (h == NULL || *h == '\0') {
+		snprintf(err, errlen, "peer url \"%s\": no host", url);
+		goto out;
+	}
+	path = evhttp_uri_get_path(uri);
+	if (evhttp_uri_get_userinfo(uri) != NULL ||
+	    evhttp_uri_get_query(uri) != NULL ||
+	    evhttp_uri_get_fragment(uri) != NULL ||
+	    (path != NULL && *path != '\0' && strcmp(path, "/") != 0)) {
+		snprintf(err, errlen, "peer url \"%s\": only http://host:port "
+		    "is allowed (no user, path, query or fragment)", url);
+		goto out;
+	}
+	p = evhttp_uri_get_port(uri);
+	if (p == -1)
+		p = 80;
+	if (p <= 0 || p > 65535) {
+		snprintf(err, errlen, "peer url \"%s\": bad port", url);
+		goto out;
+	}
+	hl = strlen(h);
+	if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+		h++;
+		hl -= 2;
+	}
+	if (hl >= hostcap) {
+		snprintf(err, errlen, "peer url \"%s\": host too long", url);
+		goto out;
+	}
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	if (strchr(host, ':') != NULL)
+		snprintf(hosthdr, hdrcap, "[%s]:%d", host, p);
+	else
+		snprintf(hosthdr, hdrcap, "%s:%d", host, p);
+	*port = (uint16_t)p;
+	rc = 0;
+out:
+	if (uri != NULL)
+		evhttp_uri_free(uri);
+	return rc;
+}
+
+/* The backoff timer: forget the failed connection and try again. */
+static void
+peer_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)fd;
+	(void)what;
+	peer_disconnect(p);
+	peer_set_state(p, PEER_IDLE);
+	peer_pump(p);
+}
+
+/* Adds or updates a peer; see transport.h. */
+int
+transport_set_peer(struct transport *t, raft_id_t id, const char *url,
+    char *err, size_t errlen)
+{
+	struct peer *p, **grown;
+	char	 host[MAX_HOST + 1], hosthdr[MAX_HOST + 16];
+	uint16_t port;
+	size_t	 i, cap;
+	bool	 found;
+	int	 rc;
+
+	if (id == 0 || id > INT64_MAX || id == t->cfg.self_id) {
+		snprintf(err, errlen, "peer id %" PRIu64 " is 0, too large "
+		    "or this node's own", id);
+		return -EINVAL;
+	}
+	if ((rc = parse_peer_url(url, host, sizeof(host), hosthdr,
+	    sizeof(hosthdr), &port, err, errlen)) != 0)
+		return rc;
+	i = peer_slot(t, id, &found);
+	if (found) {
+		p = t->peers[i];
+		if (strcmp(p->url, url) == 0)
+			return 0;
+		log_info(t->lg, "peer %" PRIu64 ": url %s -> %s", id, p->url,
+		    url);
+		peer_disconnect(p);
+		peer_drop_queue(p);
+		event_del(p->retry_ev);
+		p->backoff_ms = 0;
+		peer_set_state(p, PEER_IDLE);
+	} else {
+		if (t->n_peers == t->cap_peers) {
+			cap = t->cap_peers == 0 ? 8 : t->cap_peers * 2;
+			grown = realloc(t->peers, cap * sizeof(*grown));
+			if (grown == NULL)
+				goto nomem;
+			t->peers = grown;
+			t->cap_peers = cap;
+		}
+		if ((p = calloc(1, sizeof(*p))) == NULL)
+			goto nomem;
+		p->retry_ev = evtimer_new(t->base, peer_retry_cb, p);
+		if (p->retry_ev == NULL) {
+			free(p);
+			goto nomem;
+		}
+		p->t = t;
+		p->id = id;
+		p->stats.id = id;
+		TAILQ_INIT(&p->queue);
+		memmove(&t->peers[i + 1], &t->peers[i],
+		    (t->n_peers - i) * sizeof(*t->peers));
+		t->peers[i] = p;
+		t->n_peers++;
+	}
+	snprintf(p->url, sizeof(p->url), "%s", url);
+	snprintf(p->stats.url, sizeof(p->stats.url), "%s", url);
+	snprintf(p->host, sizeof(p->host), "%s", host);
+	snprintf(p->host_header, sizeof(p->host_header), "%s", hosthdr);
+	p->port = port;
+	return 0;
+nomem:
+	snprintf(err, errlen, "peer %" PRIu64 ": out of memory", id);
+	return -ENOMEM;
+}
+
+/* Removes a peer; see transport.h. */
+int
+transport_remove_peer(struct transport *t, raft_id_t id)
+{
+	bool	 found;
+	size_t	 i = peer_slot(t, id, &found);
+
+	if (!found)
+		return -ENOENT;
+	peer_free(t->peers[i]);
+	memmove(&t->peers[i], &t->peers[i + 1],
+	    (t->n_peers - i - 1) * sizeof(*t->peers));
+	t->n_peers--;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sending.                                                           */
+
+/*
+ * Enters BACKOFF after a failure: the connection is dropped and the peer
+ * reset when the timer fires.  Only the first failure of a burst counts
+ * for the delay; later ones (other requests of the same connection) only
+ * add to the error count.
+ */
+static void
+peer_fail(struct peer *p, const char *fmt, ...)
+{
+	struct transport *t = p->t;
+	struct timeval tv;
+	va_list	 ap;
+	char	 why[256];
+
+	p->stats.errors++;
+	p->stats.connected = 0;
+	if (p->state == PEER_BACKOFF)
+		return;
+	p->addr_turn++;		/* the next resolution tries another address */
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (p->backoff_ms == 0)
+		p->backoff_ms = t->cfg.backoff_min_ms;
+	else if (p->backoff_ms < t->cfg.backoff_max_ms / 2)
+		p->backoff_ms *= 2;
+	else
+		p->backoff_ms = t->cfg.backoff_max_ms;
+	peer_set_state(p, PEER_BACKOFF);
+	transport_warn(t, &p->warn, why, "peer %" PRIu64 " (%s): %s; "
+	    "retrying in %u ms", p->id, p->url, why, p->backoff_ms);
+	tv.tv_sec = p->backoff_ms / 1000;
+	tv.tv_usec = (p->backoff_ms % 1000) * 1000;
+	evtimer_add(p->retry_ev, &tv);
+}
+
+/* Creates the evhttp_connection to the resolved numeric p->addr. */
+static int
+peer_connect(struct peer *p)
+{
+	struct transport *t = p->t;
+	struct bufferevent *bev = NULL;
+	struct timeval tv;
+
+	if (t->cfg.make_bev != NULL &&
+	    (bev = t->cfg.make_bev(t->base, t->cfg.make_bev_ctx)) == NULL)
+		return -ENOMEM;
+	p->conn = evhttp_connection_base_bufferevent_new(t->base, NULL, bev,
+	    p->addr, p->port);
+	if (p->conn == NULL) {
+		if (bev != NULL)
+			bufferevent_free(bev);
+		return -ENOMEM;
+	}
+	tv.tv_sec = t->cfg.request_timeout_ms / 1000;
+	tv.tv_usec = (t->cfg.request_timeout_ms % 1000) * 1000;
+	evhttp_connection_set_timeout_tv(p->conn, &tv);
+	evhttp_connection_set_retries(p->conn, 0);
+	evhttp_connection_set_max_body_size(p->conn, RESPONSE_MAX_BODY);
+	evhttp_connection_set_max_headers_size(p->conn, RESPONSE_MAX_HEADERS);
+	return 0;
+}
+
+/* evdns callback: connect to the first address, or back off. */
+static void
+peer_resolved_cb(int result, struct evutil_addrinfo *res, void *arg)
+{
+	struct peer *p = arg;
+	struct evutil_addrinfo *ai;
+	const void *a = NULL;
+	unsigned n;
+
+	if (result == EVUTIL_EAI_CANCEL)
+		return;		/* the peer is going away: do not touch it */
+	p->dns_req = NULL;
+	if (result != 0 || res == NULL) {
+		peer_fail(p, "cannot resolve %s: %s", p->host,
+		    evutil_gai_strerror(result));
+		goto out;
+	}
+	/*
+	 * Take the addresses in turn across failures: a name with an IPv6
+	 * and an IPv4 address, only one of them served, is still reached.
+	 */
+	for (ai = res, n = 0; ai != NULL; ai = ai->ai_next)
+		n++;
+	for (ai = res, n = p->addr_turn % n; n > 0; n--)
+		ai = ai->ai_next;
+	if (ai->ai_family == AF_INET)
+		a = &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
+	else if (ai->ai_family == AF_INET6)
+		a = &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr;
+	if (a == NULL || evutil_inet_ntop(ai->ai_family, a, p->addr,
+	    sizeof(p->addr)) == NULL) {
+		peer_fail(p, "cannot resolve %s: no usable address", p->host);
+		goto out;
+	}
+	if (peer_connect(p) != 0) {
+		peer_fail(p, "cannot create a connection to %s", p->addr);
+		goto out;
+	}
+	peer_set_state(p, PEER_CONNECTED);
+	peer_pump(p);
+out:
+	if (res != NULL)
+		evutil_freeaddrinfo(res);
+}
+
+/* Starts resolving p->host; numeric hosts skip evdns. */
+static void
+peer_resolve(struct peer *p)
+{
+	struct evutil_addrinfo hints;
+	struct evdns_getaddrinfo_request *req;
+	struct in6_addr a6;
+	struct in_addr a4;
+	char	 portstr[8];
+
+	if (strlen(p->host) < sizeof(p->addr) &&
+	    (evutil_inet_pton(AF_INET, p->host, &a4) == 1 ||
+	    evutil_inet_pton(AF_INET6, p->host, &a6) == 1)) {
+		memcpy(p->addr, p->host, strlen(p->host) + 1);
+		if (peer_connect(p) != 0) {
+			peer_fail(p, "cannot create a connection to %s",
+			    p->addr);
+			return;
+		}
+		peer_set_state(p, PEER_CONNECTED);
+		return;
+	}
+	if (p->t->dns == NULL) {
+		peer_fail(p, "cannot resolve %s: no DNS base", p->host);
+		return;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	hints.ai_flags = EVUTIL_AI_ADDRCONFIG;
+	snprintf(portstr, sizeof(portstr), "%u", p->port);
+	peer_set_state(p, PEER_RESOLVING);
+	req = evdns_getaddrinfo(p->t->dns, p->host, portstr, &hints,
+	    peer_resolved_cb, p);
+	/* The callback may already have run and moved the state on. */
+	if (p->state == PEER_RESOLVING)
+		p->dns_req = req;
+}
+
+/* evhttp callback: one request to a peer finished or failed. */
+static void
+peer_request_done(struct evhttp_request *req, void *arg)
+{
+	struct peer *p = arg;
+	struct evbuffer *in;
+	int	 code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	char	 body[160];
+	size_t	 n;
+
+	if (p->inflight > 0)
+		p->inflight--;
+	p->stats.inflight = p->inflight;
+	if (code >= 200 && code < 300) {
+		p->stats.sent++;
+		p->stats.last_contact_ms = transport_now_ms();
+		p->stats.connected = 1;
+		p->backoff_ms = 0;
+		conn_set_nodelay(p->conn);
+	} else if (code == 0) {
+		p->stats.dropped++;
+		peer_fail(p, "request failed (connection refused, reset or "
+		    "timed out)");
+		return;
+	} else {
+		/* The peer is up but refused the message: log its reason. */
+		p->stats.errors++;
+		p->stats.dropped++;
+		body[0] = '\0';
+		if ((in = evhttp_request_get_input_buffer(req)) != NULL) {
+			n = evbuffer_copyout(in, body, sizeof(body) - 1);
+			body[n == (size_t)-1 ? 0 : n] = '\0';
+		}
+		transport_warn(p->t, &p->warn, "status", "peer %" PRIu64
+		    " (%s) refused a message: HTTP %d %s", p->id, p->url,
+		    code, body);
+	}
+	peer_pump(p);
+}
+
+/* Hands queued messages to the connection while the window allows. */
+static void
+peer_pump(struct peer *p)
+{
+	struct transport *t = p->t;
+	struct evhttp_request *req;
+	struct evkeyvalq *hdrs;
+	struct outmsg *om;
+	char	 path[64];
+
+	while (!TAILQ_EMPTY(&p->queue)) {
+		if (p->state == PEER_IDLE)
+			peer_resolve(p);
+		/*
+		 * Until a request has succeeded on this connection, probe
+		 * with one request: a dead peer then costs one connection
+		 * attempt per backoff period, not one per queued message.
+		 */
+		if (p->state != PEER_CONNECTED || p->inflight >=
+		    (p->stats.connected ? t->cfg.max_inflight : 1))
+			break;
+		om = TAILQ_FIRST(&p->queue);
+		if ((req = evhttp_request_new(peer_request_done, p)) == NULL) {
+			peer_fail(p, "out of memory for a request");
+			break;
+		}
+		TAILQ_REMOVE(&p->queue, om, link);
+		p->queued--;
+		hdrs = evhttp_request_get_output_headers(req);
+		evhttp_add_header(hdrs, "Host", p->host_header);
+		evhttp_add_header(hdrs, "Content-Type", "application/json");
+		evbuffer_add_buffer(evhttp_request_get_output_buffer(req),
+		    om->body);
+		snprintf(path, sizeof(path), ROUTE_PREFIX "%s",
+		    wire_type_route(om->type));
+		evbuffer_free(om->body);
+		free(om);
+		/*
+		 * On failure evhttp has either freed req or failed it through
+		 * its callback; either way it is not ours any more.
+		 */
+		p->inflight++;
+		if (evhttp_make_request(p->conn, req, EVHTTP_REQ_POST, path)
+		    != 0) {
+			p->inflight--;
+			p->stats.dropped++;
+			peer_fail(p, "cannot start a request to %s", p->addr);
+			break;
+		}
+		/* For numeric addresses the socket exists now: no Nagle. */
+		conn_set_nodelay(p->conn);
+	}
+	p->stats.queued = p->queued;
+	p->stats.inflight = p->inflight;
+}
+
+/* Queues om on p, dropping the oldest heartbeat (or message) when full. */
+static void
+peer_enqueue(struct peer *p, struct outmsg *om)
+{
+	struct outmsg *victim = NULL, *it;
+
+	if (p->queued >= p->t->cfg.max_queue) {
+		TAILQ_FOREACH(it, &p->queue, link) {
+			if (it->heartbeat) {
+				victim = it;
+				break;
+			}
+		}
+		if (victim == NULL)
+			victim = TAILQ_FIRST(&p->queue);
+		TAILQ_REMOVE(&p->queue, victim, link);
+		evbuffer_free(victim->body);
+		free(victim);
+		p->queued--;
+		p->stats.dropped++;
+	}
+	TAILQ_INSERT_TAIL(&p->queue, om, link);
+	p->queued++;
+}
+
+/* Encodes and queues a message; see transport.h. */
+int
+transport_send(struct transport *t, const struct raft_msg *m)
+{
+	struct wire_error werr;
+	struct outmsg *om = NULL;
+	struct peer *p;
+	size_t	 len;
+	int	 rc;
+
+	if ((p = peer_find(t, m->to)) == NULL)
+		return -ENOENT;
+	if (m->cluster_id != t->cfg.cluster_id || m->from != t->cfg.self_id) {
+		log_error(t->lg, "transport: refusing to send %s to %" PRIu64
+		    " with cluster %016" PRIx64 " from %" PRIu64,
+		    raft_msg_type_name(m->type), m->to, m->cluster_id,
+		    m->from);
+		return -EINVAL;
+	}
+	if ((om = calloc(1, sizeof(*om))) == NULL ||
+	    (om->body = evbuffer_new()) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((rc = wire_encode(m, om->body, &werr)) != 0) {
+		log_error(t->lg, "transport: cannot encode %s to %" PRIu64
+		    ": %s", raft_msg_type_name(m->type), m->to, werr.text);
+		goto fail;
+	}
+	len = evbuffer_get_length(om->body);
+	if (len > t->cfg.max_body) {
+		log_error(t->lg, "transport: %s to %" PRIu64 " is %zu bytes, "
+		    "above max_body %zu", raft_msg_type_name(m->type), m->to,
+		    len, t->cfg.max_body);
+		rc = -E2BIG;
+		goto fail;
+	}
+	om->type = m->type;
+	om->heartbeat = m->type == RAFT_MSG_APPEND && m->n_entries == 0;
+	peer_enqueue(p, om);
+	peer_pump(p);
+	return 0;
+fail:
+	if (om != NULL && om->body != NULL)
+		evbuffer_free(om->body);
+	free(om);
+	p->stats.dropped++;
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Receiving.                                                         */
+
+/* Answers req with a JSON error body and logs one rate-limited line. */
+static void
+server_reject(struct transport *t, struct evhttp_request *req,
+    enum reject why, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+server_reject(struct transport *t, struct evhttp_request *req,
+    enum reject why, const char *code, const char *fmt, ...)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct evbuffer *out = evhttp_request_get_output_buffer(req);
+	json_t	*body;
+	va_list	 ap;
+	char	 msg[256], key[128], *addr = NULL, *text;
+	uint16_t port = 0;
+	int	 status = reject_info[why].status;
+
+	if (code == NULL)
+		code = reject_info[why].code;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (conn != NULL)
+		evhttp_connection_get_peer(conn, &addr, &port);
+	t->server.rejected++;
+	snprintf(key, sizeof(key), "%s %s", code, addr != NULL ? addr : "?");
+	transport_warn(t, &t->server_warn[why], key, "peer transport: "
+	    "rejected %s from %s:%u: %s: %s", evhttp_request_get_uri(req),
+	    addr != NULL ? addr : "?", port, code, msg);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	if (why == REJECT_METHOD)
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", "POST");
+	body = json_pack("{ssss}", "error", code, "message", msg);
+	if (body != NULL && (text = json_dumps(body, JSON_COMPACT)) != NULL) {
+		evbuffer_add(out, text, strlen(text));
+		free(text);
+	}
+	json_decref(body);
+	evhttp_send_reply(req, status, reject_info[why].reason, NULL);
+}
+
+/* True if the Content-Type header names application/json. */
+static bool
+content_type_ok(struct evhttp_request *req)
+{
+	const char *ct = evhttp_find_header(evhttp_request_get_input_headers(
+	    req), "Content-Type");
+	size_t	 n = strlen("application/json");
+
+	return ct != NULL && strncasecmp(ct, "application/json", n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* evhttp handler of /raft/v1/<route>: check, decode, deliver. */
+static void
+server_handle(struct evhttp_request *req, void *arg)
+{
+	struct route_binding *rb = arg;
+	struct transport *t = rb->t;
+	struct wire_error werr;
+	struct wire_msg wm;
+	struct raft_msg *m = &wm.msg;
+	struct evbuffer *in;
+	const char *body;
+	size_t	 len;
+
+	conn_set_nodelay(evhttp_request_get_connection(req));
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		server_reject(t, req, REJECT_METHOD, NULL,
+		    "only POST is allowed");
+		return;
+	}
+	if (!content_type_ok(req)) {
+		server_reject(t, req, REJECT_CONTENT_TYPE, NULL,
+		    "Content-Type must be application/json");
+		return;
+	}
+	in = evhttp_request_get_input_buffer(req);
+	len = evbuffer_get_length(in);
+	if (len > t->cfg.max_body) {
+		server_reject(t, req, REJECT_TOO_BIG, NULL,
+		    "body of %zu bytes, limit %zu", len, t->cfg.max_body);
+		return;
+	}
+	body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+	if (body == NULL) {
+		server_reject(t, req, REJECT_TOO_BIG, NULL,
+		    "cannot buffer a body of %zu bytes", len);
+		return;
+	}
+	if (wire_decode(body, len, &t->limits, &wm, &werr) != 0) {
+		server_reject(t, req, werr.code == WIRE_ERR_TOO_BIG ?
+		    REJECT_TOO_BIG : REJECT_DECODE, wire_errcode_name(werr.code),
+		    "%s", werr.text);
+		return;
+	}
+	if (m->type != rb->type)
+		server_reject(t, req, REJECT_ROUTE, NULL, "a %s message "
+		    "posted to the %s route", wire_type_route(m->type),
+		    wire_type_route(rb->type));
+	else if (m->cluster_id != t->cfg.cluster_id)
+		server_reject(t, req, REJECT_CLUSTER, NULL, "cluster %016"
+		    PRIx64 ", this node belongs to %016" PRIx64,
+		    m->cluster_id, t->cfg.cluster_id);
+	else if (m->to != t->cfg.self_id || m->from == t->cfg.self_id)
+		server_reject(t, req, REJECT_NODE, NULL, "message from %"
+		    PRIu64 " to %" PRIu64 ", this node is %" PRIu64,
+		    m->from, m->to, t->cfg.self_id);
+	else {
+		t->server.received++;
+		t->recv_cb(t->recv_ctx, m);
+		evhttp_send_reply(req, 204, "No Content", NULL);
+	}
+	wire_msg_release(&wm);
+}
+
+/* evhttp_foreach_bound_socket() callback: no Nagle on the listeners. */
+static void
+bound_set_nodelay(struct evhttp_bound_socket *bound, void *arg)
+{
+	(void)arg;
+	set_nodelay(evhttp_bound_socket_get_fd(bound));
+}
+
+/* Registers the routes on http; see transport.h. */
+int
+transport_bind(struct transport *t, struct evhttp *http)
+{
+	char	 path[64];
+	int	 type;
+
+	for (type = 1; type <= RAFT_MSG_TYPE_MAX; type++) {
+		snprintf(path, sizeof(path), ROUTE_PREFIX "%s",
+		    wire_type_route(type));
+		if (evhttp_set_cb(http, path, server_handle,
+		    &t->bindings[type]) != 0) {
+			log_error(t->lg, "transport: route %s is already "
+			    "registered", path);
+			return -EEXIST;
+		}
+	}
+	evhttp_set_max_body_size(http, (ev_ssize_t)t->cfg.max_body);
+	/* Read a too-large body to its end so the sender sees the 413. */
+	evhttp_set_flags(http, EVHTTP_SERVER_LINGERING_CLOSE);
+	evhttp_foreach_bound_socket(http, bound_set_nodelay, NULL);
+	return 0;
+}
+
+/* Copies the per-peer counters; see transport.h. */
+size_t
+transport_peer_stats(const struct transport *t,
+    struct transport_peer_stats *out, size_t cap)
+{
+	size_t	 i;
+
+	for (i = 0; i < t->n_peers && i < cap; i++)
+		out[i] = t->peers[i]->stats;
+	return t->n_peers;
+}
+
+/* Copies the server-side counters; see transport.h. */
+void
+transport_server_stats(const struct transport *t,
+    struct transport_server_stats *out)
+{
+	*out = t->server;
+}

@@ -1,0 +1,691 @@
+/*
+ * wire.c -- JSON encoding and strict decoding of Raft messages.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "base64.h"
+#include "raft.h"
+#include "wire.h"
+
+#define TYPE_BIT(t)	(1u << (t))
+#define VOTE_REQS	(TYPE_BIT(RAFT_MSG_PREVOTE) | TYPE_BIT(RAFT_MSG_VOTE))
+#define RESPONSES	(TYPE_BIT(RAFT_MSG_PREVOTE_RESP) | \
+			 TYPE_BIT(RAFT_MSG_VOTE_RESP) | \
+			 TYPE_BIT(RAFT_MSG_APPEND_RESP))
+#define ALL_TYPES	0xffffu
+
+/* Message types and their route names; index is enum raft_msg_type. */
+static const char *const wire_routes[RAFT_MSG_TYPE_MAX + 1] = {
+	[RAFT_MSG_PREVOTE] = "pre_vote",
+	[RAFT_MSG_PREVOTE_RESP] = "pre_vote_resp",
+	[RAFT_MSG_VOTE] = "request_vote",
+	[RAFT_MSG_VOTE_RESP] = "request_vote_resp",
+	[RAFT_MSG_APPEND] = "append_entries",
+	[RAFT_MSG_APPEND_RESP] = "append_entries_resp",
+};
+
+/* Entry types on the wire; index is enum raft_entry_type. */
+static const char *const wire_entry_types[] = {
+	[RAFT_ENTRY_NORMAL] = "normal",
+	[RAFT_ENTRY_CONFIG] = "config",
+	[RAFT_ENTRY_NOOP] = "noop",
+};
+#define WIRE_ENTRY_TYPE_MAX RAFT_ENTRY_NOOP
+
+static const char *const wire_errnames[WIRE_ERR_MAX + 1] = {
+	[WIRE_OK] = "ok",
+	[WIRE_ERR_JSON] = "bad_json",
+	[WIRE_ERR_TOO_BIG] = "too_big",
+	[WIRE_ERR_VERSION] = "bad_version",
+	[WIRE_ERR_TYPE] = "bad_type",
+	[WIRE_ERR_FIELD] = "bad_field",
+	[WIRE_ERR_RANGE] = "bad_range",
+	[WIRE_ERR_ENTRIES] = "bad_entries",
+	[WIRE_ERR_BASE64] = "bad_base64",
+	[WIRE_ERR_NOMEM] = "no_memory",
+};
+
+enum wire_kind {
+	WIRE_U64,	/* a uint64_t in struct raft_msg, JSON integer */
+	WIRE_NONZERO,	/* same, and 0 is refused (node ids) */
+	WIRE_BOOL,	/* a bool in struct raft_msg */
+};
+
+/* The scalar fields of a message: which types carry them and where. */
+struct wire_field {
+	const char	*name;
+	enum wire_kind	 kind;
+	size_t		 offset;
+	unsigned	 types;	/* TYPE_BIT mask */
+};
+
+static const struct wire_field wire_fields[] = {
+	{ "from", WIRE_NONZERO, offsetof(struct raft_msg, from), ALL_TYPES },
+	{ "to", WIRE_NONZERO, offsetof(struct raft_msg, to), ALL_TYPES },
+	{ "term", WIRE_U64, offsetof(struct raft_msg, term), ALL_TYPES },
+	{ "last_log_index", WIRE_U64,
+	    offsetof(struct raft_msg, last_log_index), VOTE_REQS },
+	{ "last_log_term", WIRE_U64,
+	    offsetof(struct raft_msg, last_log_term), VOTE_REQS },
+	{ "reject", WIRE_BOOL, offsetof(struct raft_msg, reject), RESPONSES },
+	{ "prev_index", WIRE_U64, offsetof(struct raft_msg, prev_index),
+	    TYPE_BIT(RAFT_MSG_APPEND) | TYPE_BIT(RAFT_MSG_APPEND_RESP) },
+	{ "prev_term", WIRE_U64, offsetof(struct raft_msg, prev_term),
+	    TYPE_BIT(RAFT_MSG_APPEND) },
+	{ "commit", WIRE_U64, offsetof(struct raft_msg, commit),
+	    TYPE_BIT(RAFT_MSG_APPEND) },
+	{ "seq", WIRE_U64, offsetof(struct raft_msg, seq),
+	    TYPE_BIT(RAFT_MSG_APPEND) | TYPE_BIT(RAFT_MSG_APPEND_RESP) },
+	{ "match_index", WIRE_U64, offsetof(struct raft_msg, match_index),
+	    TYPE_BIT(RAFT_MSG_APPEND_RESP) },
+	{ "hint_index", WIRE_U64, offsetof(struct raft_msg, hint_index),
+	    TYPE_BIT(RAFT_MSG_APPEND_RESP) },
+	{ "hint_term", WIRE_U64, offsetof(struct raft_msg, hint_term),
+	    TYPE_BIT(RAFT_MSG_APPEND_RESP) },
+};
+#define WIRE_NFIELDS (sizeof(wire_fields) / sizeof(wire_fields[0]))
+
+/* Keys every message has besides wire_fields; "entries" is APPEND only. */
+static const char *const wire_header_keys[] = { "v", "type", "cluster" };
+
+/* Returns the stable name of an error code. */
+const char *
+wire_errcode_name(enum wire_errcode code)
+{
+	if ((unsigned)code > WIRE_ERR_MAX)
+		return "unknown";
+	return wire_errnames[code];
+}
+
+/* Fills lim with the default limits. */
+void
+wire_limits_defaults(struct wire_limits *lim)
+{
+	lim->max_body = WIRE_MAX_BODY_DEFAULT;
+	lim->max_entries = WIRE_MAX_ENTRIES_DEFAULT;
+}
+
+/* Returns the route name of a message type, or NULL. */
+const char *
+wire_type_route(int type)
+{
+	if (type < 1 || type > RAFT_MSG_TYPE_MAX)
+		return NULL;
+	return wire_routes[type];
+}
+
+/* Returns the message type a route names, or 0. */
+int
+wire_type_from_route(const char *route, size_t n)
+{
+	int	 type;
+
+	for (type = 1; type <= RAFT_MSG_TYPE_MAX; type++) {
+		if (strlen(wire_routes[type]) == n &&
+		    memcmp(wire_routes[type], route, n) == 0)
+			return type;
+	}
+	return 0;
+}
+
+/* Records an error in err (may be NULL) and returns rc. */
+static int __attribute__((format(printf, 5, 6)))
+wire_fail(struct wire_error *err, int rc, enum wire_errcode code,
+    const char *path, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[160];
+
+	if (err == NULL)
+		return rc;
+	err->code = code;
+	snprintf(err->path, sizeof(err->path), "%s", path);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (*path != '\0')
+		snprintf(err->text, sizeof(err->text), "%s: %s", path, msg);
+	else
+		snprintf(err->text, sizeof(err->text), "%s", msg);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Encoding.                                                          */
+
+/* Frees a body handed to an evbuffer by reference. */
+static void
+wire_body_free(const void *data, size_t len, void *extra)
+{
+	(void)len;
+	(void)extra;
+	free((void *)(uintptr_t)data);
+}
+
+/* Sets key to a new JSON integer, or returns -ERANGE/-ENOMEM. */
+static int
+wire_set_u64(json_t *obj, const char *key, uint64_t v)
+{
+	if (v > INT64_MAX)
+		return -ERANGE;
+	if (json_object_set_new_nocheck(obj, key, json_integer((json_int_t)v))
+	    != 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/*
+ * Checks the entries of an APPEND and returns the bytes their JSON takes
+ * at most (in *need), so that the body is allocated once.
+ */
+static int
+wire_check_entries(const struct raft_msg *m, size_t *need,
+    struct wire_error *err)
+{
+	uint32_t i;
+	size_t	 b64;
+	char	 path[32];
+
+	/* ,"entries":[ ... ]} and per entry {"term":N,"index":N,...}, */
+	*need = 16;
+	if (m->n_entries > 0 && m->entries == NULL)
+		return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, "entries",
+		    "%" PRIu32 " entries but no array", m->n_entries);
+	for (i = 0; i < m->n_entries; i++) {
+		const struct raft_entry *ent = &m->entries[i];
+
+		snprintf(path, sizeof(path), "entries[%" PRIu32 "]", i);
+		if (ent->type < 1 || ent->type > WIRE_ENTRY_TYPE_MAX)
+			return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, path,
+			    "unknown entry type %u", ent->type);
+		if (ent->term > INT64_MAX || ent->index > INT64_MAX)
+			return wire_fail(err, -ERANGE, WIRE_ERR_RANGE, path,
+			    "term or index above INT64_MAX");
+		if (ent->len > 0 && ent->data == NULL)
+			return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, path,
+			    "%" PRIu32 " bytes but no data", ent->len);
+		b64 = base64_encoded_len(ent->len);
+		if (b64 > SIZE_MAX / 2 - *need - 128)
+			return wire_fail(err, -E2BIG, WIRE_ERR_TOO_BIG, path,
+			    "message too large");
+		*need += 96 + b64;
+	}
+	return 0;
+}
+
+/*
+ * Writes the entries array after the header object hdr (hlen bytes of
+ * compact JSON ending in '}') into one buffer and hands it to out.  The
+ * entries are written directly rather than through jansson: their JSON is
+ * fixed (integers, constant names, base64 that needs no escaping), and
+ * jansson's serialiser would scan every payload byte again.
+ */
+static int
+wire_write_append(const struct raft_msg *m, const char *hdr, size_t hlen,
+    size_t need, struct evbuffer *out)
+{
+	char	*buf, *p;
+	uint32_t i;
+
+	if ((buf = malloc(hlen + need)) == NULL)
+		return -ENOMEM;
+	memcpy(buf, hdr, hlen - 1);	/* without the closing brace */
+	p = buf + hlen - 1;
+	p += sprintf(p, ",\"entries\":[");
+	for (i = 0; i < m->n_entries; i++) {
+		const struct raft_entry *ent = &m->entries[i];
+
+		p += sprintf(p, "%s{\"term\":%" PRIu64 ",\"index\":%" PRIu64
+		    ",\"type\":\"%s\",\"data\":\"", i > 0 ? "," : "",
+		    ent->term, ent->index, wire_entry_types[ent->type]);
+		p += base64_encode(ent->len > 0 ? ent->data :
+		    (const uint8_t *)"", ent->len, p);
+		*p++ = '"';
+		*p++ = '}';
+	}
+	*p++ = ']';
+	*p++ = '}';
+	if (evbuffer_add_reference(out, buf, (size_t)(p - buf),
+	    wire_body_free, NULL) != 0) {
+		free(buf);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Appends the JSON encoding of m to out. */
+int
+wire_encode(const struct raft_msg *m, struct evbuffer *out,
+    struct wire_error *err)
+{
+	json_t	*obj = NULL;
+	char	 cluster[17], hdr[1024];
+	size_t	 i, hlen, need = 0;
+	int	 rc = 0;
+	const char *route;
+
+	if ((route = wire_type_route(m->type)) == NULL)
+		return wire_fail(err, -EINVAL, WIRE_ERR_TYPE, "type",
+		    "unknown message type %u", m->type);
+	if (m->type == RAFT_MSG_APPEND &&
+	    (rc = wire_check_entries(m, &need, err)) != 0)
+		return rc;
+	snprintf(cluster, sizeof(cluster), "%016" PRIx64, m->cluster_id);
+	obj = json_pack("{sissss}", "v", WIRE_VERSION, "type", route,
+	    "cluster", cluster);
+	if (obj == NULL) {
+		rc = wire_fail(err, -ENOMEM, WIRE_ERR_NOMEM, "",
+		    "out of memory");
+		goto out;
+	}
+	for (i = 0; i < WIRE_NFIELDS; i++) {
+		const struct wire_field *f = &wire_fields[i];
+		const char *p = (const char *)m + f->offset;
+
+		if ((f->types & TYPE_BIT(m->type)) == 0)
+			continue;
+		if (f->kind == WIRE_BOOL) {
+			if (json_object_set_new_nocheck(obj, f->name,
+			    json_boolean(*(const bool *)(const void *)p)) != 0)
+				rc = -ENOMEM;
+		} else
+			rc = wire_set_u64(obj, f->name,
+			    *(const uint64_t *)(const void *)p);
+		if (rc == -ERANGE) {
+			rc = wire_fail(err, rc, WIRE_ERR_RANGE, f->name,
+			    "value above INT64_MAX");
+			goto out;
+		}
+		if (rc != 0) {
+			rc = wire_fail(err, rc, WIRE_ERR_NOMEM, f->name,
+			    "out of memory");
+			goto out;
+		}
+	}
+	/* The header is small and bounded: a few hundred bytes. */
+	hlen = json_dumpb(obj, hdr, sizeof(hdr), JSON_COMPACT);
+	if (hlen < 2 || hlen > sizeof(hdr) || hdr[hlen - 1] != '}') {
+		rc = wire_fail(err, -ENOMEM, WIRE_ERR_NOMEM, "",
+		    "cannot serialise the message header");
+		goto out;
+	}
+	if (m->type == RAFT_MSG_APPEND)
+		rc = wire_write_append(m, hdr, hlen, need, out);
+	else
+		rc = evbuffer_add(out, hdr, hlen) == 0 ? 0 : -ENOMEM;
+	if (rc != 0)
+		rc = wire_fail(err, rc, WIRE_ERR_NOMEM, "",
+		    "out of memory while writing the body");
+out:
+	json_decref(obj);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding.                                                          */
+
+/* Reads a required integer in [0, INT64_MAX] at key of obj. */
+static int
+wire_get_u64(const json_t *obj, const char *key, const char *path,
+    uint64_t *out, struct wire_error *err)
+{
+	json_t	*v = json_object_get(obj, key);
+
+	if (v == NULL)
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, path,
+		    "missing");
+	if (!json_is_integer(v))
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, path,
+		    "not an integer");
+	if (json_integer_value(v) < 0)
+		return wire_fail(err, -ERANGE, WIRE_ERR_RANGE, path,
+		    "negative (%" JSON_INTEGER_FORMAT ")",
+		    json_integer_value(v));
+	*out = (uint64_t)json_integer_value(v);
+	return 0;
+}
+
+/* Parses a cluster id: exactly 16 lower-case hex digits. */
+static int
+wire_parse_cluster(const json_t *v, uint64_t *out, struct wire_error *err)
+{
+	const char *s;
+	uint64_t id = 0;
+	size_t	 i;
+
+	if (v == NULL)
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, "cluster",
+		    "missing");
+	if (!json_is_string(v) || json_string_length(v) != 16)
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, "cluster",
+		    "not a string of 16 hex digits");
+	s = json_string_value(v);
+	for (i = 0; i < 16; i++) {
+		unsigned d;
+
+		if (s[i] >= '0' && s[i] <= '9')
+			d = (unsigned)(s[i] - '0');
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			d = (unsigned)(s[i] - 'a' + 10);
+		else
+			return wire_fail(err, -EINVAL, WIRE_ERR_FIELD,
+			    "cluster", "bad hex digit at offset %zu", i);
+		id = id << 4 | d;
+	}
+	if (id == 0)
+		return wire_fail(err, -ERANGE, WIRE_ERR_RANGE, "cluster",
+		    "cluster id 0");
+	*out = id;
+	return 0;
+}
+
+/* True if key is one a message of type may carry. */
+static bool
+wire_key_known(const char *key, int type)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(wire_header_keys) / sizeof(wire_header_keys[0]);
+	    i++)
+		if (strcmp(key, wire_header_keys[i]) == 0)
+			return true;
+	if (type == RAFT_MSG_APPEND && strcmp(key, "entries") == 0)
+		return true;
+	for (i = 0; i < WIRE_NFIELDS; i++)
+		if ((wire_fields[i].types & TYPE_BIT(type)) &&
+		    strcmp(key, wire_fields[i].name) == 0)
+			return true;
+	return false;
+}
+
+/* Reads the scalar fields of type from obj into m. */
+static int
+wire_decode_fields(const json_t *obj, struct raft_msg *m,
+    struct wire_error *err)
+{
+	const char *key;
+	json_t	*v;
+	size_t	 i;
+	int	 rc;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		if (!wire_key_known(key, m->type))
+			return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, key,
+			    "unknown field for %s", wire_routes[m->type]);
+	}
+	for (i = 0; i < WIRE_NFIELDS; i++) {
+		const struct wire_field *f = &wire_fields[i];
+		char	*p = (char *)m + f->offset;
+
+		if ((f->types & TYPE_BIT(m->type)) == 0)
+			continue;
+		if (f->kind == WIRE_BOOL) {
+			v = json_object_get(obj, f->name);
+			if (v == NULL)
+				return wire_fail(err, -EINVAL, WIRE_ERR_FIELD,
+				    f->name, "missing");
+			if (!json_is_boolean(v))
+				return wire_fail(err, -EINVAL, WIRE_ERR_FIELD,
+				    f->name, "not a boolean");
+			*(bool *)(void *)p = json_is_true(v);
+			continue;
+		}
+		rc = wire_get_u64(obj, f->name, f->name,
+		    (uint64_t *)(void *)p, err);
+		if (rc != 0)
+			return rc;
+		if (f->kind == WIRE_NONZERO && *(uint64_t *)(void *)p == 0)
+			return wire_fail(err, -ERANGE, WIRE_ERR_RANGE, f->name,
+			    "node id 0");
+	}
+	return 0;
+}
+
+/* Decodes and checks one entry object into *ent, its data into dst. */
+static int
+wire_decode_entry(const json_t *jent, const struct raft_msg *m, uint32_t i,
+    struct raft_entry *ent, uint8_t *dst, size_t cap, size_t *used,
+    struct wire_error *err)
+{
+	char	 path[48], fpath[64];
+	const char *key, *s;
+	json_t	*v;
+	size_t	 len, bad;
+	int	 rc, t;
+
+	snprintf(path, sizeof(path), "entries[%" PRIu32 "]", i);
+	if (!json_is_object(jent))
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, path,
+		    "not an object");
+	json_object_foreach((json_t *)jent, key, v) {
+		if (strcmp(key, "term") != 0 && strcmp(key, "index") != 0 &&
+		    strcmp(key, "type") != 0 && strcmp(key, "data") != 0) {
+			snprintf(fpath, sizeof(fpath), "%s.%s", path, key);
+			return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, fpath,
+			    "unknown field");
+		}
+	}
+	snprintf(fpath, sizeof(fpath), "%s.term", path);
+	if ((rc = wire_get_u64(jent, "term", fpath, &ent->term, err)) != 0)
+		return rc;
+	snprintf(fpath, sizeof(fpath), "%s.index", path);
+	if ((rc = wire_get_u64(jent, "index", fpath, &ent->index, err)) != 0)
+		return rc;
+	if (ent->index != m->prev_index + 1 + i)
+		return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, fpath,
+		    "%" PRIu64 " does not follow prev_index %" PRIu64
+		    " (want %" PRIu64 ")", ent->index, m->prev_index,
+		    m->prev_index + 1 + i);
+	snprintf(fpath, sizeof(fpath), "%s.term", path);
+	if (ent->term == 0)
+		return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, fpath,
+		    "term 0 is not a real term");
+	if (ent->term > m->term)
+		return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, fpath,
+		    "%" PRIu64 " is above the message term %" PRIu64,
+		    ent->term, m->term);
+	if (ent->term < (i == 0 ? m->prev_term : ent[-1].term))
+		return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, fpath,
+		    "%" PRIu64 " is below the term before it", ent->term);
+
+	snprintf(fpath, sizeof(fpath), "%s.type", path);
+	v = json_object_get(jent, "type");
+	if (v == NULL || !json_is_string(v))
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, fpath,
+		    v == NULL ? "missing" : "not a string");
+	for (t = 1; t <= WIRE_ENTRY_TYPE_MAX; t++)
+		if (strcmp(json_string_value(v), wire_entry_types[t]) == 0)
+			break;
+	if (t > WIRE_ENTRY_TYPE_MAX)
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, fpath,
+		    "unknown entry type");
+	ent->type = (uint8_t)t;
+
+	snprintf(fpath, sizeof(fpath), "%s.data", path);
+	v = json_object_get(jent, "data");
+	if (v == NULL || !json_is_string(v))
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, fpath,
+		    v == NULL ? "missing" : "not a string");
+	s = json_string_value(v);
+	rc = base64_decode(s, json_string_length(v), dst, cap, &len, &bad);
+	if (rc != 0)
+		return wire_fail(err, -EINVAL, WIRE_ERR_BASE64, fpath,
+		    "invalid base64 at offset %zu", bad);
+	if (len > UINT32_MAX)
+		return wire_fail(err, -E2BIG, WIRE_ERR_TOO_BIG, fpath,
+		    "payload above 4 GiB");
+	ent->len = (uint32_t)len;
+	ent->data = len > 0 ? dst : NULL;
+	*used = len;
+	return 0;
+}
+
+/* Decodes the "entries" array of an APPEND into one allocation in wm. */
+static int
+wire_decode_entries(const json_t *obj, const struct wire_limits *lim,
+    struct wire_msg *wm, struct wire_error *err)
+{
+	struct raft_msg *m = &wm->msg;
+	struct raft_entry *ents;
+	json_t	*arr, *v;
+	uint8_t	*data;
+	size_t	 n, i, total = 0, used = 0;
+	int	 rc;
+
+	arr = json_object_get(obj, "entries");
+	if (arr == NULL)
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, "entries",
+		    "missing");
+	if (!json_is_array(arr))
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, "entries",
+		    "not an array");
+	n = json_array_size(arr);
+	if (n > lim->max_entries)
+		return wire_fail(err, -E2BIG, WIRE_ERR_TOO_BIG, "entries",
+		    "%zu entries, limit %" PRIu32, n, lim->max_entries);
+	if (m->prev_index > (uint64_t)INT64_MAX - n)
+		return wire_fail(err, -ERANGE, WIRE_ERR_RANGE, "prev_index",
+		    "last entry index would pass INT64_MAX");
+	if (n == 0)
+		return 0;
+	json_array_foreach(arr, i, v) {
+		json_t	*d = json_is_object(v) ?
+		    json_object_get(v, "data") : NULL;
+
+		if (d != NULL && json_is_string(d))
+			total += base64_decoded_max(json_string_length(d));
+	}
+	/* Bounded by max_body: total and n cannot overflow here. */
+	if ((wm->mem = malloc(n * sizeof(*ents) + total + 1)) == NULL)
+		return wire_fail(err, -ENOMEM, WIRE_ERR_NOMEM, "entries",
+		    "out of memory for %zu entries", n);
+	ents = wm->mem;
+	memset(ents, 0, n * sizeof(*ents));
+	data = (uint8_t *)(ents + n);
+	json_array_foreach(arr, i, v) {
+		rc = wire_decode_entry(v, m, (uint32_t)i, &ents[i], data,
+		    total, &used, err);
+		if (rc != 0)
+			return rc;
+		data += used;
+		total -= used;
+	}
+	m->entries = ents;
+	m->n_entries = (uint32_t)n;
+	return 0;
+}
+
+/* Decodes and validates one message body. */
+int
+wire_decode(const char *body, size_t len, const struct wire_limits *lim,
+    struct wire_msg *out, struct wire_error *err)
+{
+	struct wire_limits defaults;
+	struct raft_msg *m = &out->msg;
+	json_error_t jerr;
+	json_t	*obj = NULL, *v;
+	int	 rc = 0, type;
+
+	memset(out, 0, sizeof(*out));
+	if (lim == NULL) {
+		wire_limits_defaults(&defaults);
+		lim = &defaults;
+	}
+	if (len > lim->max_body) {
+		rc = wire_fail(err, -E2BIG, WIRE_ERR_TOO_BIG, "",
+		    "body of %zu bytes, limit %zu", len, lim->max_body);
+		goto out;
+	}
+	obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (obj == NULL) {
+		rc = wire_fail(err, -EINVAL, WIRE_ERR_JSON, "",
+		    "invalid JSON at line %d column %d: %s", jerr.line,
+		    jerr.column, jerr.text);
+		goto out;
+	}
+	if (!json_is_object(obj)) {
+		rc = wire_fail(err, -EINVAL, WIRE_ERR_JSON, "",
+		    "body is not a JSON object");
+		goto out;
+	}
+	v = json_object_get(obj, "v");
+	if (v == NULL || !json_is_integer(v)) {
+		rc = wire_fail(err, -EINVAL, WIRE_ERR_VERSION, "v",
+		    v == NULL ? "missing protocol version" :
+		    "protocol version is not an integer");
+		goto out;
+	}
+	if (json_integer_value(v) != WIRE_VERSION) {
+		rc = wire_fail(err, -EPROTONOSUPPORT, WIRE_ERR_VERSION, "v",
+		    "protocol version %" JSON_INTEGER_FORMAT
+		    ", this node speaks %d", json_integer_value(v),
+		    WIRE_VERSION);
+		goto out;
+	}
+	v = json_object_get(obj, "type");
+	if (v == NULL || !json_is_string(v)) {
+		rc = wire_fail(err, -EINVAL, WIRE_ERR_TYPE, "type",
+		    v == NULL ? "missing" : "not a string");
+		goto out;
+	}
+	type = wire_type_from_route(json_string_value(v),
+	    json_string_length(v));
+	if (type == 0) {
+		rc = wire_fail(err, -EINVAL, WIRE_ERR_TYPE, "type",
+		    "unknown message type \"%.40s\"", json_string_value(v));
+		goto out;
+	}
+	m->type = (uint8_t)type;
+	if ((rc = wire_parse_cluster(json_object_get(obj, "cluster"),
+	    &m->cluster_id, err)) != 0)
+		goto out;
+	if ((rc = wire_decode_fields(obj, m, err)) != 0)
+		goto out;
+	if (m->type == RAFT_MSG_APPEND) {
+		if (m->prev_term > m->term) {
+			rc = wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES,
+			    "prev_term", "%" PRIu64 " above the message term %"
+			    PRIu64, m->prev_term, m->term);
+			goto out;
+		}
+		if (m->prev_index == 0 && m->prev_term != 0) {
+			rc = wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES,
+			    "prev_term", "prev_index %" PRIu64 " with "
+			    "prev_term %" PRIu64, m->prev_index, m->prev_term);
+			goto out;
+		}
+		rc = wire_decode_entries(obj, lim, out, err);
+	}
+out:
+	json_decref(obj);
+	if (rc != 0)
+		wire_msg_release(out);
+	else if (err != NULL) {
+		err->code = WIRE_OK;
+		err->path[0] = err->text[0] = '\0';
+	}
+	return rc;
+}
+
+/* Frees the memory of a decoded message. */
+void
+wire_msg_release(struct wire_msg *wm)
+{
+	if (wm == NULL)
+		return;
+	free(wm->mem);
+	memset(wm, 0, sizeof(*wm));
+}

@@ -1,0 +1,102 @@
+/*
+ * wire.h -- the JSON encoding of Raft messages between peers.
+ *
+ * One struct raft_msg travels as one JSON object (schema in
+ * docs/protocol.md): {"v":1,"type":"append_entries","cluster":"<16 hex>",
+ * "from":1,"to":2,"term":3,...}.  Integers are JSON integers in
+ * [0, INT64_MAX]; entry payloads are strict base64.  The decoder trusts
+ * nothing: every field of the message type must be present with the right
+ * JSON type, unknown fields are refused, and the log positions must make
+ * sense.  A refusal fills a struct wire_error (like jansson's json_error_t)
+ * with a stable code, the path of the bad field and a sentence.
+ *
+ * Errors are negative errno values: -EINVAL malformed, -EPROTONOSUPPORT a
+ * version this node does not speak, -E2BIG over a limit, -ERANGE an integer
+ * that does not fit the wire, -ENOMEM.
+ */
+#ifndef RAFTKV_WIRE_H
+#define RAFTKV_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raft.h"
+
+struct evbuffer;
+
+#define WIRE_VERSION		1
+#define WIRE_MAX_BODY_DEFAULT	(16u * 1024 * 1024)
+#define WIRE_MAX_ENTRIES_DEFAULT 4096u
+
+/* Why a body was refused; wire_errcode_name() gives the stable string. */
+enum wire_errcode {
+	WIRE_OK = 0,
+	WIRE_ERR_JSON,		/* not JSON, or not an object */
+	WIRE_ERR_TOO_BIG,	/* body or entry count over a limit */
+	WIRE_ERR_VERSION,	/* "v" is not WIRE_VERSION */
+	WIRE_ERR_TYPE,		/* unknown message type */
+	WIRE_ERR_FIELD,		/* missing, unknown or mistyped field */
+	WIRE_ERR_RANGE,		/* an integer out of range or a zero id */
+	WIRE_ERR_ENTRIES,	/* entries inconsistent with the message */
+	WIRE_ERR_BASE64,	/* an entry payload is not valid base64 */
+	WIRE_ERR_NOMEM,
+	WIRE_ERR_MAX = WIRE_ERR_NOMEM,
+};
+
+struct wire_error {
+	enum wire_errcode code;
+	char		 path[64];	/* e.g. "entries[3].data"; "" for the body */
+	char		 text[192];	/* one sentence, path included */
+};
+
+/* Returns a constant snake_case name for code (e.g. "bad_version"). */
+const char	*wire_errcode_name(enum wire_errcode code);
+
+struct wire_limits {
+	size_t		 max_body;	/* bytes of JSON */
+	uint32_t	 max_entries;	/* entries in one APPEND */
+};
+
+/* Fills *lim with the defaults above. */
+void	 wire_limits_defaults(struct wire_limits *lim);
+
+/*
+ * The route name of a message type ("append_entries", ...), used both as
+ * the JSON "type" and as the last path segment of /raft/v1/<route>.
+ * Returns a constant string, or NULL for an unknown type.
+ */
+const char	*wire_type_route(int type);
+/* The message type named by route (n bytes, borrowed), or 0 if none. */
+int	 wire_type_from_route(const char *route, size_t n);
+
+/*
+ * A decoded message.  msg.entries and the entries' data point into mem,
+ * one allocation owned by the struct and freed by wire_msg_release().
+ */
+struct wire_msg {
+	struct raft_msg	 msg;
+	void		*mem;
+};
+
+/*
+ * Appends the JSON encoding of m (borrowed) to out (borrowed).  Returns 0,
+ * -EINVAL (unknown type, entries without an array), -ERANGE (an integer
+ * above INT64_MAX) or -ENOMEM, with *err filled (err may be NULL).  On
+ * error, out may hold a partial body: the caller discards it.
+ */
+int	 wire_encode(const struct raft_msg *m, struct evbuffer *out,
+	    struct wire_error *err);
+
+/*
+ * Decodes and validates len bytes of body (borrowed; no NUL needed) into
+ * *out (caller-owned struct; on success it owns new memory, release it
+ * with wire_msg_release()).  lim is borrowed.  Returns 0 or a negative
+ * error with *err filled; on error *out holds nothing to release.
+ */
+int	 wire_decode(const char *body, size_t len, const struct wire_limits *lim,
+	    struct wire_msg *out, struct wire_error *err);
+
+/* Frees what wire_decode() allocated in wm and zeroes it.  NULL-safe. */
+void	 wire_msg_release(struct wire_msg *wm);
+
+#endif /* RAFTKV_WIRE_H */

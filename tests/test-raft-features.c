@@ -1,0 +1,387 @@
+/*
+ * test-raft-features.c -- PreVote, leader stickiness, a node whose term ran
+ * ahead, CheckQuorum, ReadIndex and bounded messages, on the simulator.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim.h"
+#include "tap.h"
+
+#define ELECTION	10
+#define BOUND		(10 * ELECTION)
+
+/* What a filter saw and whether it drops a kind of message. */
+struct watch {
+	int		 drop_type;	/* 0: none */
+	raft_id_t	 from;		/* record messages from this node */
+	struct raft_msg	 last[8];	/* last message of each type */
+	uint64_t	 seen[8];
+};
+
+/* Records messages and drops drop_type. */
+static enum sim_verdict
+watch_filter(void *ctx, const struct raft_msg *m)
+{
+	struct watch *w = ctx;
+
+	if (m->from == w->from && m->type <= RAFT_MSG_TYPE_MAX) {
+		w->last[m->type] = *m;
+		w->last[m->type].entries = NULL;
+		w->seen[m->type]++;
+	}
+	return m->type == w->drop_type ? SIM_DROP : SIM_PASS;
+}
+
+struct bounds {
+	uint32_t	 max_entries, max_bytes, max_inflight;
+	bool		 prevote_off_for_3;
+};
+
+/* Applies the test's core options. */
+static void
+tweak(void *ctx, struct raft_config *cfg)
+{
+	struct bounds *b = ctx;
+
+	if (b->max_entries)
+		cfg->max_msg_entries = b->max_entries;
+	if (b->max_bytes)
+		cfg->max_msg_bytes = b->max_bytes;
+	if (b->max_inflight)
+		cfg->max_inflight = b->max_inflight;
+	if (b->prevote_off_for_3 && cfg->id == 3)
+		cfg->prevote = false;
+}
+
+/* Creates a reliable simulator, optionally with options and a filter. */
+static struct sim *
+cluster(unsigned n, uint64_t seed, struct bounds *b, struct watch *w)
+{
+	struct sim_config cfg;
+	struct sim *s;
+	char err[256];
+
+	sim_config_defaults(&cfg);
+	cfg.nodes = n;
+	cfg.seed = seed;
+	cfg.election_min = ELECTION;
+	cfg.election_max = 2 * ELECTION;
+	cfg.heartbeat_min = 2;
+	cfg.heartbeat_max = 2;
+	cfg.delay_max = 4;
+	cfg.disk_max = 4;
+	if (b != NULL) {
+		cfg.tweak = tweak;
+		cfg.tweak_ctx = b;
+	}
+	if (w != NULL) {
+		cfg.filter = watch_filter;
+		cfg.filter_ctx = w;
+	}
+	if (sim_new(&cfg, &s, err, sizeof(err)) != 0) {
+		printf("Bail out! %s\n", err);
+		exit(1);
+	}
+	return s;
+}
+
+/* Reports a simulator violation as a failed check. */
+static void
+no_violation(struct tap *t, struct sim *s, const char *name)
+{
+	ok(t, sim_error(s) == NULL, "%s: no invariant violated", name);
+	if (sim_error(s) != NULL) {
+		diag("%s", sim_error(s));
+		sim_dump(s, stdout);
+	}
+}
+
+/* Term of node id. */
+static raft_term_t
+term_of(struct sim *s, raft_id_t id)
+{
+	struct raft_status st;
+
+	sim_status(s, id, &st);
+	return st.term;
+}
+
+/* Predicate: the read in ctx was answered. */
+static bool
+read_done(struct sim *s, void *ctx)
+{
+	bool okay;
+	raft_index_t index;
+
+	return sim_read_result(s, *(uint64_t *)ctx, &okay, &index);
+}
+
+/* A cut-off node under PreVote never raises its term nor disrupts. */
+static void
+test_prevote(struct tap *t)
+{
+	struct sim *s = cluster(3, 31, NULL, NULL);
+	raft_id_t leader, f;
+	raft_term_t before, lterm;
+
+	leader = sim_wait_leader(s, BOUND);
+	sim_run(s, 4);
+	f = leader % 3 + 1;
+	before = term_of(s, f);
+	lterm = term_of(s, leader);
+	sim_isolate(s, f);
+	sim_run(s, 10 * ELECTION);
+	is_u64(t, term_of(s, f), before, "prevote: an isolated node keeps its "
+	    "term through many timeouts");
+	sim_heal(s);
+	sim_run(s, 3 * ELECTION);
+	ok(t, sim_leader(s) == leader && term_of(s, leader) == lterm,
+	    "prevote: its return does not disrupt the leader");
+	no_violation(t, s, "prevote");
+	sim_free(s);
+}
+
+/* Leader stickiness: vote and pre-vote requests are refused in a lease. */
+static void
+test_stickiness(struct tap *t)
+{
+	struct watch w;
+	struct sim *s;
+	struct raft_msg m;
+	struct raft_status st;
+	raft_id_t leader, f, c;
+	raft_term_t before;
+
+	memset(&w, 0, sizeof(w));
+	s = cluster(3, 32, NULL, &w);
+	leader = sim_wait_leader(s, BOUND);
+	sim_run(s, 4);
+	f = leader % 3 + 1;
+	c = 6 - leader - f;	/* the third node */
+	w.from = f;
+	sim_status(s, f, &st);
+	before = st.term;
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_PREVOTE;
+	m.cluster_id = 0x5151;
+	m.from = c;
+	m.to = f;
+	m.term = before + 1;
+	m.last_log_index = st.last_index + 10;
+	m.last_log_term = st.last_term;
+	sim_deliver(s, &m);
+	sim_flush(s);
+	ok(t, w.seen[RAFT_MSG_PREVOTE_RESP] == 0 ||
+	    w.last[RAFT_MSG_PREVOTE_RESP].reject,
+	    "stickiness: an up-to-date pre-vote is refused within the lease");
+	m.type = RAFT_MSG_VOTE;
+	m.term = before + 5;
+	sim_deliver(s, &m);
+	sim_flush(s);
+	ok(t, w.seen[RAFT_MSG_VOTE_RESP] == 0 ||
+	    w.last[RAFT_MSG_VOTE_RESP].reject,
+	    "stickiness: an up-to-date vote is refused within the lease");
+	is_u64(t, term_of(s, f), before, "stickiness: the follower keeps its "
+	    "term");
+	ok(t, sim_leader(s) == leader, "stickiness: the leader stays");
+	no_violation(t, s, "stickiness");
+	sim_free(s);
+}
+
+/* A node whose term ran ahead (shorter log) rejoins the cluster. */
+static void
+test_term_ahead(struct tap *t)
+{
+	struct watch w;
+	struct sim *s;
+	raft_id_t leader, f;
+	raft_term_t lterm;
+	unsigned i;
+	char data[32];
+
+	memset(&w, 0, sizeof(w));
+	s = cluster(3, 33, NULL, &w);
+	leader = sim_wait_leader(s, BOUND);
+	f = leader % 3 + 1;
+	sim_crash(s, f);
+	for (i = 0; i < 10; i++) {
+		snprintf(data, sizeof(data), "ahead-%u", i);
+		sim_propose(s, sim_leader(s), data, NULL, NULL);
+		sim_run(s, 2);
+	}
+	lterm = term_of(s, leader);
+	w.from = f;
+	sim_restart_bumped(s, f, lterm + 5);
+	ok(t, term_of(s, f) > lterm && sim_durable_last(s, f) <
+	    sim_commit_max(s), "term ahead: the node is back with a higher "
+	    "term and a shorter log");
+	sim_run(s, 2);
+	ok(t, w.seen[RAFT_MSG_APPEND_RESP] > 0 &&
+	    w.last[RAFT_MSG_APPEND_RESP].term == term_of(s, f),
+	    "term ahead: it answers a lower-term append with its own term");
+	sim_run(s, 10 * ELECTION);
+	ok(t, sim_leader(s) != 0 && sim_leader(s) != f &&
+	    term_of(s, sim_leader(s)) >= lterm + 5,
+	    "term ahead: a leader with an up-to-date log takes over its term");
+	ok(t, sim_applied(s, f) == sim_commit_max(s), "term ahead: the node "
+	    "catches up");
+	no_violation(t, s, "term ahead");
+	sim_free(s);
+}
+
+/* CheckQuorum: a cut-off leader steps down and forgets the leader. */
+static void
+test_check_quorum(struct tap *t)
+{
+	struct sim *s = cluster(5, 34, NULL, NULL);
+	struct raft_status st;
+	raft_id_t leader;
+	unsigned n;
+
+	leader = sim_wait_leader(s, BOUND);
+	sim_isolate(s, leader);
+	for (n = 0; n < 4 * ELECTION; n++) {
+		sim_tick(s);
+		sim_status(s, leader, &st);
+		if (st.role != RAFT_LEADER)
+			break;
+	}
+	ok(t, st.role != RAFT_LEADER && n <= 2 * 2 * ELECTION,
+	    "check quorum: the isolated leader steps down after %u ticks", n);
+	is_u64(t, st.leader, 0, "check quorum: it forgets the leader");
+	no_violation(t, s, "check quorum");
+	sim_free(s);
+}
+
+/* ReadIndex: no-op first, a fresh round, shared rounds, failures. */
+static void
+test_read_index(struct tap *t)
+{
+	struct watch w;
+	struct sim *s;
+	raft_id_t leader;
+	raft_index_t index;
+	uint64_t ctx, many[10], appends, start, bound;
+	bool okay, all;
+	unsigned i;
+
+	/* Without acknowledgements the no-op never commits: no read. */
+	memset(&w, 0, sizeof(w));
+	w.drop_type = RAFT_MSG_APPEND_RESP;
+	s = cluster(3, 35, NULL, &w);
+	leader = sim_wait_leader(s, BOUND);
+	ok(t, leader != 0 && sim_read(s, leader, &ctx) == 0,
+	    "read index: a new leader accepts a read");
+	sim_run(s, ELECTION / 2);
+	ok(t, !sim_read_result(s, ctx, &okay, &index),
+	    "read index: not answered before the leader's no-op commits");
+	w.drop_type = 0;
+	ok(t, sim_run_until(s, read_done, &ctx, BOUND) == 1 &&
+	    sim_read_result(s, ctx, &okay, &index) && okay &&
+	    sim_committed_term(s, index) != 0,
+	    "read index: answered once the no-op commits");
+
+	/* Recent contact is not enough: a round after the read is needed. */
+	sim_run(s, 4);
+	leader = sim_leader(s);
+	w.drop_type = RAFT_MSG_APPEND_RESP;
+	sim_read(s, leader, &ctx);
+	sim_run(s, ELECTION / 2);
+	ok(t, !sim_read_result(s, ctx, &okay, &index),
+	    "read index: not confirmed without a heartbeat round after it");
+	w.drop_type = 0;
+	ok(t, sim_run_until(s, read_done, &ctx, BOUND) == 1 &&
+	    sim_read_result(s, ctx, &okay, &index) && okay,
+	    "read index: confirmed by the next round");
+
+	/* Many reads share one round. */
+	sim_run(s, 4);
+	leader = sim_leader(s);
+	sim_reset_counts(s);
+	start = sim_now_ticks(s);
+	for (i = 0; i < 10; i++)
+		sim_read(s, leader, &many[i]);
+	sim_run_until(s, read_done, &many[9], BOUND);
+	appends = sim_msg_count(s, RAFT_MSG_APPEND);
+	/* One round per heartbeat period at most, plus one for the reads. */
+	bound = 2 * ((sim_now_ticks(s) - start) / 2 + 2);
+	for (i = 0, all = true; i < 10; i++)
+		all = all && sim_read_result(s, many[i], &okay, &index) && okay;
+	ok(t, all, "read index: 10 reads confirmed");
+	ok(t, appends <= bound && appends < 10 * 2, "read index: they shared "
+	    "rounds (%" PRIu64 " appends <= %" PRIu64 ")", appends, bound);
+
+	/* A leader cut off with reads pending fails them. */
+	sim_read(s, leader, &ctx);
+	sim_read(s, leader, &many[0]);
+	sim_isolate(s, leader);
+	sim_run(s, 5 * ELECTION);
+	ok(t, sim_read_result(s, ctx, &okay, &index) && !okay &&
+	    sim_read_result(s, many[0], &okay, &index) && !okay,
+	    "read index: pending reads fail when leadership is lost");
+	ok(t, sim_read(s, leader, &ctx) != 0,
+	    "read index: a deposed leader refuses new reads");
+	no_violation(t, s, "read index");
+	sim_free(s);
+}
+
+/* Message size and in-flight bounds hold while a follower catches up. */
+static void
+test_bounds(struct tap *t)
+{
+	struct bounds b = { 4, 64, 2, false };
+	struct raft_peer_status peers[8];
+	struct sim *s = cluster(3, 36, &b, NULL);
+	raft_id_t leader, f;
+	size_t n, k;
+	uint32_t worst = 0;
+	unsigned i;
+	char data[32];
+
+	leader = sim_wait_leader(s, BOUND);
+	f = leader % 3 + 1;
+	sim_crash(s, f);
+	for (i = 0; i < 60; i++) {
+		snprintf(data, sizeof(data), "bounded-entry-%02u", i);
+		sim_propose(s, leader, data, NULL, NULL);
+	}
+	sim_run(s, 5);
+	sim_restart(s, f);
+	for (i = 0; i < 10 * ELECTION; i++) {
+		sim_tick(s);
+		n = sim_alive(s, leader) ? raft_get_peers(sim_raft(s, leader),
+		    peers, 8) : 0;
+		for (k = 0; k < n; k++)
+			if (peers[k].inflight > worst)
+				worst = peers[k].inflight;
+	}
+	ok(t, sim_applied(s, f) == sim_commit_max(s),
+	    "bounds: the follower caught up");
+	ok(t, sim_max_append_entries(s) <= 4, "bounds: at most 4 entries per "
+	    "append (saw %u)", sim_max_append_entries(s));
+	ok(t, sim_max_append_bytes(s) <= 64, "bounds: at most 64 payload bytes "
+	    "per append (saw %" PRIu64 ")", sim_max_append_bytes(s));
+	ok(t, worst <= 2, "bounds: at most 2 appends in flight (saw %u)",
+	    worst);
+	no_violation(t, s, "bounds");
+	sim_free(s);
+}
+
+int
+main(void)
+{
+	struct tap t = {0};
+
+	test_prevote(&t);
+	test_stickiness(&t);
+	test_term_ahead(&t);
+	test_check_quorum(&t);
+	test_read_index(&t);
+	test_bounds(&t);
+	return tap_done(&t);
+}

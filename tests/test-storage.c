@@ -1,0 +1,829 @@
+/*
+ * test-storage.c -- unit tests of the storage layer: every operation and
+ * every recovery rule of docs/storage.md, plus the vfs implementations.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdbool.h>
+
+#include "crc32c.h"
+#include "log.h"
+#include "storage.h"
+#include "storage-format.h"
+#include "vfs.h"
+#include "tap.h"
+#include "test-storage-util.h"
+
+#define CLUSTER	42
+#define NODE	7
+#define SEGSZ	8192		/* small: many segments */
+#define SEGN	53		/* records of 100 B (152 B) per segment */
+
+struct fixture {
+	char		 dir[256];
+	struct logger	 lg;
+	FILE		*logf;
+	char		 err[512];
+};
+
+/* Sets up a scratch directory and a logger writing to a temp file. */
+static void
+fx_init(struct fixture *fx, const char *tag)
+{
+	tu_mkdtemp(fx->dir, sizeof(fx->dir), tag);
+	strcat(fx->dir, "/data");
+	log_init(&fx->lg, "test-storage");
+	fx->lg.level = LOG_LEVEL_DEBUG;
+	fx->logf = tmpfile();
+	fx->lg.stream = fx->logf;
+	fx->err[0] = '\0';
+}
+
+/* Tells whether the log so far contains needle. */
+static bool
+fx_logged(struct fixture *fx, const char *needle)
+{
+	char	 line[1024];
+	bool	 found = false;
+
+	fflush(fx->logf);
+	rewind(fx->logf);
+	while (fgets(line, sizeof(line), fx->logf) != NULL)
+		if (strstr(line, needle) != NULL)
+			found = true;
+	fseek(fx->logf, 0, SEEK_END);
+	return found;
+}
+
+/* Removes the scratch directory. */
+static void
+fx_done(struct fixture *fx)
+{
+	char	*slash = strrchr(fx->dir, '/');
+
+	*slash = '\0';
+	tu_rmtree(fx->dir);
+	fclose(fx->logf);
+}
+
+/* Opens fx's directory with the given vfs and segment size. */
+static int
+fx_open(struct fixture *fx, struct vfs *vfs, size_t segsz, size_t window,
+    struct storage **st)
+{
+	struct storage_options	 o;
+
+	storage_options_init(&o);
+	o.cluster_id = CLUSTER;
+	o.node_id = NODE;
+	o.segment_bytes = segsz;
+	if (window != 0)
+		o.max_unsynced_bytes = window;
+	o.vfs = vfs;
+	o.log = &fx->lg;
+	return storage_open(fx->dir, &o, st, fx->err, sizeof(fx->err));
+}
+
+/* Appends entries lo..hi (term, len each) as one batch and syncs. */
+static int
+append_range(struct storage *st, uint64_t lo, uint64_t hi, uint64_t term,
+    uint32_t len, uint64_t commit, char *err)
+{
+	struct raft_entry	*es;
+	uint8_t			*bufs;
+	uint64_t		 i;
+	int			 rc;
+
+	es = calloc((size_t)(hi - lo + 1), sizeof(*es));
+	bufs = malloc((size_t)(hi - lo + 1) * (len ? len : 1));
+	for (i = lo; i <= hi; i++)
+		tu_entry(&es[i - lo], i, term, len, bufs + (i - lo) * len);
+	rc = storage_append_sync(st, es, (size_t)(hi - lo + 1), commit, err,
+	    512);
+	free(es);
+	free(bufs);
+	return rc;
+}
+
+/* Opens, loads, checks entries first..last with payload len, closes. */
+static bool
+reopen_expect(struct fixture *fx, uint64_t first, uint64_t last, uint32_t len,
+    struct storage_loaded *keep)
+{
+	struct storage		*st;
+	struct storage_loaded	 l;
+	size_t			 i;
+	bool			 good;
+
+	if (fx_open(fx, NULL, SEGSZ, 0, &st) != 0) {
+		diag("reopen: %s", fx->err);
+		return false;
+	}
+	if (storage_load(st, &l, fx->err, sizeof(fx->err)) != 0) {
+		diag("load: %s", fx->err);
+		storage_close(st);
+		return false;
+	}
+	good = l.n_entries == (size_t)(last + 1 - first);
+	if (!good)
+		diag("loaded %zu entries, want %" PRIu64 "..%" PRIu64,
+		    l.n_entries, first, last);
+	for (i = 0; good && i < l.n_entries; i++)
+		if (!tu_entry_ok(&l.entries[i], first + i, len)) {
+			diag("entry %zu (index %" PRIu64 ") differs", i,
+			    l.entries[i].index);
+			good = false;
+		}
+	if (keep != NULL)
+		*keep = l;
+	else
+		storage_loaded_free(&l);
+	storage_close(st);
+	return good;
+}
+
+/* CRC-32C against published vectors, software against hardware. */
+static void
+test_crc(struct tap *t)
+{
+	uint8_t		 buf[1000];
+	size_t		 i;
+	bool		 same = true;
+
+	is_u64(t, crc32c(0, "123456789", 9), 0xe3069283u, "crc32c check value");
+	is_u64(t, crc32c_sw(0, "123456789", 9), 0xe3069283u,
+	    "crc32c software check value");
+	memset(buf, 0, 32);
+	is_u64(t, crc32c(0, buf, 32), 0x8a9136aau, "crc32c of 32 zeros");
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 17 + 3);
+	for (i = 0; i < 200; i++)
+		same = same && crc32c(0, buf + i % 7, i * 4) ==
+		    crc32c_sw(0, buf + i % 7, i * 4) &&
+		    crc32c(crc32c(0, buf, i), buf + i, 700) ==
+		    crc32c_sw(0, buf, i + 700);
+	ok(t, same, "hardware (%s) and software agree, incrementally too",
+	    crc32c_hw_available() ? "sse4.2" : "absent");
+}
+
+/* The data directory: identity and lock. */
+static void
+test_datadir(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st, *st2;
+	struct storage_options	 o;
+	char			 path[512];
+	int			 rc;
+
+	fx_init(&fx, "dir");
+	is_int(t, fx_open(&fx, NULL, SEGSZ, 0, &st), 0, "creates a new dir");
+	snprintf(path, sizeof(path), "%s/meta", fx.dir);
+	ok(t, tu_size(path) == META_SIZE, "meta file written");
+	rc = fx_open(&fx, NULL, SEGSZ, 0, &st2);
+	is_int(t, rc, -EBUSY, "a second open is refused by the lock");
+	ok(t, strstr(fx.err, "in use by another process") != NULL,
+	    "lock message: %s", fx.err);
+	storage_close(st);
+	storage_options_init(&o);
+	o.cluster_id = CLUSTER;
+	o.node_id = NODE + 1;
+	rc = storage_open(fx.dir, &o, &st, fx.err, sizeof(fx.err));
+	is_int(t, rc, -ESTALE, "another node's directory is refused");
+	ok(t, strstr(fx.err, "node 7") != NULL, "message names the owner: %s",
+	    fx.err);
+	o.node_id = NODE;
+	o.cluster_id = CLUSTER + 1;
+	is_int(t, storage_open(fx.dir, &o, &st, fx.err, sizeof(fx.err)),
+	    -ESTALE, "another cluster's directory is refused");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	append_range(st, 1, 1, 1, 1, 0, fx.err);
+	storage_close(st);
+	unlink(path);
+	is_int(t, fx_open(&fx, NULL, SEGSZ, 0, &st), -EBADMSG,
+	    "a directory with files but no meta is refused");
+	fx_done(&fx);
+}
+
+struct collect {
+	uint64_t	 next;
+	uint32_t	 len;
+	bool		 good;
+};
+
+/* Checks each entry of a range read. */
+static int
+collect_cb(void *ctx, const struct raft_entry *e)
+{
+	struct collect	*c = ctx;
+
+	c->good = c->good && tu_entry_ok(e, c->next, c->len) && e->term == 3;
+	c->next++;
+	return 0;
+}
+
+/* Append, sync, read, reopen; segments roll and are named by range. */
+static void
+test_append_read(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	struct raft_entry	 e;
+	struct collect		 c = { 10, 100, true };
+	uint8_t			*buf;
+	char			 path[512];
+	int			 i, rc = 0;
+
+	fx_init(&fx, "append");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	for (i = 1; i <= 200 && rc == 0; i += 10)
+		rc = append_range(st, (uint64_t)i, (uint64_t)i + 9, 3, 100,
+		    0, fx.err);
+	is_int(t, rc, 0, "200 entries appended in batches of 10 (%s)",
+	    fx.err);
+	is_u64(t, storage_last_index(st), 200, "last index");
+	is_u64(t, storage_durable_index(st), 200, "durable index");
+	is_u64(t, storage_first_index(st), 1, "first index");
+	ok(t, tu_count(fx.dir, "0000") >= 3, "several closed segments (%d)",
+	    tu_count(fx.dir, "0000"));
+	snprintf(path, sizeof(path), "%s/%020d-%020d", fx.dir, 1, SEGN);
+	ok(t, tu_size(path) > 0, "closed segment named FIRST-LAST: "
+	    "00000000000000000001-00000000000000000053");
+	rc = storage_read_entry(st, 137, &e, &buf, fx.err, sizeof(fx.err));
+	ok(t, rc == 0 && tu_entry_ok(&e, 137, 100) && e.term == 3,
+	    "read entry 137 from its file");
+	free(buf);
+	rc = storage_read_range(st, 10, 190, collect_cb, &c, fx.err,
+	    sizeof(fx.err));
+	ok(t, rc == 0 && c.good && c.next == 191, "read range 10..190");
+	is_int(t, storage_read_entry(st, 201, &e, &buf, fx.err,
+	    sizeof(fx.err)), -ENOENT, "reading past the end is ENOENT");
+	/* A non-contiguous append is refused. */
+	rc = append_range(st, 205, 205, 3, 1, 0, fx.err);
+	is_int(t, rc, -EINVAL, "a gap in appends is refused");
+	storage_close(st);
+	ok(t, reopen_expect(&fx, 1, 200, 100, NULL), "reopen loads 1..200");
+	ok(t, tu_count(fx.dir, "open-") <= 1, "at most one spare open segment");
+	fx_done(&fx);
+}
+
+/* Big entries, fallocate refused, empty entries. */
+static void
+test_sizes(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	struct vfs		*v;
+	int			 rc;
+
+	fx_init(&fx, "sizes");
+	vfs_from_spec("fault:no-fallocate=1", &v, fx.err, sizeof(fx.err));
+	fx_open(&fx, v, SEGSZ, 0, &st);
+	rc = append_range(st, 1, 3, 1, 20000, 0, fx.err);
+	is_int(t, rc, 0, "entries larger than a segment (fallocate refused)");
+	rc = append_range(st, 4, 40, 1, 0, 0, fx.err);
+	is_int(t, rc, 0, "empty entries");
+	storage_close(st);
+	vfs_free(v);
+	{
+		struct storage_loaded l;
+		bool	 good;
+		size_t	 i;
+
+		fx_open(&fx, NULL, SEGSZ, 0, &st);
+		good = storage_load(st, &l, fx.err, sizeof(fx.err)) == 0 &&
+		    l.n_entries == 40;
+		for (i = 0; good && i < 40; i++)
+			good = tu_entry_ok(&l.entries[i], i + 1, i < 3 ? 20000 : 0);
+		ok(t, good, "reopen: big and empty entries intact");
+		storage_loaded_free(&l);
+		storage_close(st);
+	}
+	fx_done(&fx);
+}
+
+/* Truncation: in the open segment, in a closed one, by conflicting append. */
+static void
+test_truncate(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	struct storage_loaded	 l;
+	int			 rc;
+
+	fx_init(&fx, "trunc");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	rc = append_range(st, 1, 100, 1, 100, 0, fx.err);
+	rc |= storage_truncate_suffix(st, 95, fx.err, sizeof(fx.err));
+	is_int(t, rc, 0, "truncate inside the open segment");
+	is_u64(t, storage_last_index(st), 95, "last is 95");
+	rc = storage_truncate_suffix(st, 30, fx.err, sizeof(fx.err));
+	is_int(t, rc, 0, "truncate inside a closed segment (%s)", fx.err);
+	is_u64(t, storage_last_index(st), 30, "last is 30");
+	rc = append_range(st, 31, 60, 2, 100, 0, fx.err);
+	is_int(t, rc, 0, "append after truncation");
+	/* A conflicting batch: starts at 50, truncating 50..60 first. */
+	rc = append_range(st, 50, 70, 4, 100, 0, fx.err);
+	is_int(t, rc, 0, "append at an index <= last truncates first");
+	storage_close(st);
+	ok(t, reopen_expect(&fx, 1, 70, 100, &l), "reopen after truncations");
+	ok(t, l.n_entries == 70 && l.entries[29].term == 1 &&
+	    l.entries[30].term == 2 && l.entries[48].term == 2 &&
+	    l.entries[49].term == 4, "terms follow the truncations");
+	storage_loaded_free(&l);
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	is_int(t, storage_truncate_suffix(st, 0, fx.err, sizeof(fx.err)), 0,
+	    "truncate everything");
+	is_u64(t, storage_last_index(st), 0, "empty log");
+	rc = append_range(st, 1, 5, 9, 10, 0, fx.err);
+	is_int(t, rc, 0, "append into the emptied log");
+	storage_close(st);
+	ok(t, reopen_expect(&fx, 1, 5, 10, NULL), "reopen: 1..5");
+	fx_done(&fx);
+}
+
+/* Hard state: atomic save, load, commit lower bound, corruption. */
+static void
+test_hard_state(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	struct storage_loaded	 l;
+	struct raft_hard_state	 hs = { 5, 2, 0 };
+	char			 path[512], tmp[512];
+	uint8_t			 flip;
+	int			 rc;
+
+	fx_init(&fx, "hs");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	is_int(t, storage_save_hard_state(st, &hs, fx.err, sizeof(fx.err)), 0,
+	    "save hard state");
+	append_range(st, 1, 20, 5, 10, 12, fx.err);
+	storage_close(st);
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	storage_load(st, &l, fx.err, sizeof(fx.err));
+	ok(t, l.hs.term == 5 && l.hs.vote == 2, "term and vote reloaded");
+	is_u64(t, l.hs.commit, 12, "commit carried in the log batch (lazy)");
+	storage_loaded_free(&l);
+	/* Lost rename: the new hard state only reached hardstate.tmp. */
+	snprintf(path, sizeof(path), "%s/hardstate", fx.dir);
+	snprintf(tmp, sizeof(tmp), "%s/hardstate.tmp", fx.dir);
+	hs.term = 9;
+	storage_save_hard_state(st, &hs, fx.err, sizeof(fx.err));
+	storage_close(st);
+	rename(path, tmp);
+	{
+		/* Put back the previous version as the durable one. */
+		uint8_t	 img[HS_SIZE];
+		struct raft_hard_state old = { 5, 2, 0 };
+		int	 fd = open(path, O_WRONLY | O_CREAT, 0644);
+
+		hs_encode(&old, img);
+		rc = write(fd, img, sizeof(img)) == (ssize_t)sizeof(img);
+		close(fd);
+	}
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	storage_load(st, &l, fx.err, sizeof(fx.err));
+	ok(t, l.hs.term == 5, "lost rename: the old hard state is loaded");
+	ok(t, tu_size(tmp) < 0, "the orphan hardstate.tmp is removed");
+	storage_loaded_free(&l);
+	storage_close(st);
+	/* A bit flip in the hard state stops startup. */
+	flip = (uint8_t)(tu_peek(path, 20) ^ 0x10);
+	tu_poke(path, 20, &flip, 1);
+	rc = fx_open(&fx, NULL, SEGSZ, 0, &st);
+	is_int(t, rc, -EBADMSG, "corrupt hard state refused");
+	ok(t, strstr(fx.err, "hardstate") && strstr(fx.err, "offset 40") &&
+	    strstr(fx.err, "expected crc32c"), "names file, offset and "
+	    "expectation: %s", fx.err);
+	fx_done(&fx);
+}
+
+struct image {
+	uint8_t		 buf[100000];
+	size_t		 len;
+};
+
+/* Collects a snapshot image. */
+static int
+image_cb(void *ctx, const uint8_t *buf, size_t len)
+{
+	struct image	*im = ctx;
+
+	if (im->len + len > sizeof(im->buf))
+		return -EFBIG;
+	memcpy(im->buf + im->len, buf, len);
+	im->len += len;
+	return 0;
+}
+
+/* Writes a snapshot at index with a patterned image of len bytes. */
+static int
+write_snapshot(struct storage *st, uint64_t index, size_t len, bool commit,
+    char *err)
+{
+	struct storage_snapshot_writer *w;
+	uint8_t		 chunk[1000];
+	size_t		 i, off;
+	int		 rc;
+
+	rc = storage_snapshot_begin(st, index, 2, (const uint8_t *)"cfg", 3,
+	    &w, err, 512);
+	if (rc != 0)
+		return rc;
+	for (off = 0; off < len; off += sizeof(chunk)) {
+		for (i = 0; i < sizeof(chunk); i++)
+			chunk[i] = (uint8_t)(off + i + index);
+		rc = storage_snapshot_write(w, chunk, len - off < sizeof(chunk) ?
+		    len - off : sizeof(chunk), err, 512);
+		if (rc != 0) {
+			storage_snapshot_abort(w);
+			return rc;
+		}
+	}
+	if (!commit) {
+		storage_snapshot_abort(w);
+		return 0;
+	}
+	return storage_snapshot_commit(w, err, 512);
+}
+
+/* Snapshots, compaction, reset, and the gap rule. */
+static void
+test_snapshot_compact(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	struct storage_loaded	 l;
+	struct image		*im = calloc(1, sizeof(*im));
+	char			 path[512];
+	uint8_t			 flip;
+	bool			 good = true;
+	size_t			 i;
+	int			 rc;
+
+	fx_init(&fx, "snap");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	append_range(st, 1, 200, 2, 100, 0, fx.err);
+	is_int(t, write_snapshot(st, 60, 5000, true, fx.err), 0,
+	    "snapshot at 60 written");
+	is_int(t, write_snapshot(st, 120, 7000, true, fx.err), 0,
+	    "snapshot at 120 written");
+	is_int(t, tu_count(fx.dir, "snapshot-"), 1, "older snapshot removed");
+	is_int(t, write_snapshot(st, 150, 100, false, fx.err), 0,
+	    "an aborted snapshot");
+	is_int(t, tu_count(fx.dir, "snapshot-"), 1, "aborted one leaves nothing");
+	is_int(t, storage_compact(st, 120, fx.err, sizeof(fx.err)), 0,
+	    "compact up to 120");
+	ok(t, storage_first_index(st) > 1 && storage_first_index(st) <= 121,
+	    "whole segments dropped: first index %" PRIu64,
+	    storage_first_index(st));
+	storage_close(st);
+	/* A partial snapshot file (crash while writing) is ignored. */
+	snprintf(path, sizeof(path), "%s/snapshot-%020d.tmp", fx.dir, 190);
+	tu_poke(path, 0, "RKVSNAPS partial", 16);
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	rc = storage_load(st, &l, fx.err, sizeof(fx.err));
+	ok(t, rc == 0 && l.has_snapshot && l.snapshot_index == 120 &&
+	    l.snapshot_term == 2 && l.snapshot_config_len == 3 &&
+	    memcmp(l.snapshot_config, "cfg", 3) == 0 &&
+	    l.snapshot_image_len == 7000, "latest snapshot's metadata loaded");
+	ok(t, l.n_entries == 80 && l.entries[0].index == 121,
+	    "entries after the snapshot: %zu from %" PRIu64, l.n_entries,
+	    l.n_entries ? l.entries[0].index : 0);
+	ok(t, tu_size(path) < 0, "partial snapshot file cleaned up");
+	storage_loaded_free(&l);
+	rc = storage_snapshot_read(st, image_cb, im, fx.err, sizeof(fx.err));
+	for (i = 0; i < 7000; i++)
+		good = good && im->buf[i] == (uint8_t)(i + 120);
+	ok(t, rc == 0 && im->len == 7000 && good, "image read back intact");
+	/* Reset: a snapshot from the leader ahead of the log. */
+	write_snapshot(st, 500, 10, true, fx.err);
+	is_int(t, storage_reset(st, 500, fx.err, sizeof(fx.err)), 0, "reset");
+	is_u64(t, storage_last_index(st), 500, "log continues after 500");
+	rc = append_range(st, 501, 510, 3, 10, 0, fx.err);
+	is_int(t, rc, 0, "append after reset");
+	storage_close(st);
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	rc = storage_load(st, &l, fx.err, sizeof(fx.err));
+	ok(t, rc == 0 && l.snapshot_index == 500 && l.n_entries == 10 &&
+	    l.entries[0].index == 501, "reload after reset");
+	storage_loaded_free(&l);
+	storage_close(st);
+	/* A corrupt snapshot is never loaded; here that leaves a gap. */
+	snprintf(path, sizeof(path), "%s/snapshot-%020d", fx.dir, 500);
+	flip = (uint8_t)(tu_peek(path, 60) ^ 1);
+	tu_poke(path, 60, &flip, 1);
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	rc = storage_load(st, &l, fx.err, sizeof(fx.err));
+	is_int(t, rc, -EBADMSG, "corrupt snapshot not loaded: gap detected");
+	ok(t, strstr(fx.err, "501") != NULL && fx_logged(&fx, "not loaded"),
+	    "gap named and corrupt snapshot logged: %s", fx.err);
+	storage_close(st);
+	free(im);
+	fx_done(&fx);
+}
+
+/* Returns the path of the only open segment with data. */
+static void
+open_segment(struct fixture *fx, char *path, size_t len)
+{
+	if (tu_find(fx->dir, "open-", path, len) != 0)
+		path[0] = '\0';
+}
+
+/* The three torn tails: truncated mid-record, zero-filled, garbage. */
+static void
+test_torn_tail(struct tap *t)
+{
+	static const char *const kinds[] = { "truncate", "zero", "garbage" };
+	struct fixture		 fx;
+	struct storage		*st;
+	char			 path[512];
+	uint8_t			 junk[300];
+	long long		 end;
+	size_t			 k;
+	int			 rc;
+
+	/* Records of 100 B payload: 48 + 104 = 152 bytes. */
+	for (k = 0; k < 3; k++) {
+		fx_init(&fx, "torn");
+		fx_open(&fx, NULL, 1 << 20, 0, &st);
+		append_range(st, 1, 10, 1, 100, 0, fx.err);
+		storage_close(st);
+		open_segment(&fx, path, sizeof(path));
+		end = SEG_HEADER_SIZE + 10 * 152;
+		memset(junk, k == 1 ? 0 : 0xa5, sizeof(junk));
+		if (k == 0)
+			rc = truncate(path, end - 70);
+		else if (k == 1)
+			rc = tu_poke(path, end - 152, junk, 64);
+		else
+			rc = tu_poke(path, end, junk, sizeof(junk));
+		ok(t, rc == 0, "%s: damaged %s", kinds[k], path);
+		ok(t, reopen_expect(&fx, 1, k == 2 ? 10 : 9, 100, NULL),
+		    "%s: reopen keeps the valid prefix", kinds[k]);
+		ok(t, fx_logged(&fx, "torn tail"), "%s: the drop is logged",
+		    kinds[k]);
+		fx_done(&fx);
+	}
+}
+
+/* An invalid record followed, beyond the window, by valid ones. */
+static void
+test_mid_corruption_open(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	char			 path[512];
+	uint8_t			 flip;
+	int			 rc;
+
+	fx_init(&fx, "midopen");
+	fx_open(&fx, NULL, 1 << 20, 4096, &st);
+	append_range(st, 1, 100, 1, 100, 0, fx.err);
+	storage_close(st);
+	open_segment(&fx, path, sizeof(path));
+	flip = (uint8_t)(tu_peek(path, SEG_HEADER_SIZE + 5 * 152 + 60) ^ 4);
+	tu_poke(path, SEG_HEADER_SIZE + 5 * 152 + 60, &flip, 1);
+	{
+		struct storage_options o;
+
+		storage_options_init(&o);
+		o.cluster_id = CLUSTER;
+		o.node_id = NODE;
+		o.max_unsynced_bytes = 4096;
+		o.log = &fx.lg;
+		rc = storage_open(fx.dir, &o, &st, fx.err, sizeof(fx.err));
+	}
+	is_int(t, rc, -EBADMSG, "bad record far before valid ones: corruption");
+	ok(t, strstr(fx.err, "open-") && strstr(fx.err, "offset 800") &&
+	    strstr(fx.err, "expected record crc32c"), "precise error: %s",
+	    fx.err);
+	fx_done(&fx);
+}
+
+/* A bit flip in a closed segment stops startup; check reports; repair cuts. */
+static void
+test_closed_corruption(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	char			 path[512], report[8192];
+	FILE			*rep;
+	uint8_t			 flip;
+	size_t			 n;
+	int			 rc;
+
+	fx_init(&fx, "closed");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	append_range(st, 1, 200, 1, 100, 0, fx.err);
+	storage_close(st);
+	snprintf(path, sizeof(path), "%s/%020d-%020d", fx.dir, SEGN + 1,
+	    2 * SEGN);
+	flip = (uint8_t)(tu_peek(path, SEG_HEADER_SIZE + 3 * 152 + 100) ^ 0x80);
+	tu_poke(path, SEG_HEADER_SIZE + 3 * 152 + 100, &flip, 1);
+	rc = fx_open(&fx, NULL, SEGSZ, 0, &st);
+	is_int(t, rc, -EBADMSG, "bit flip in a closed segment: refused");
+	ok(t, strstr(fx.err, "00000000000000000054-00000000000000000106") &&
+	    strstr(fx.err, "offset 496") && strstr(fx.err, "crc32c"),
+	    "error names file, offset, expectation: %s", fx.err);
+	rep = fmemopen(report, sizeof(report), "w");
+	rc = storage_check(fx.dir, false, rep, NULL, fx.err, sizeof(fx.err));
+	n = (size_t)ftell(rep);
+	fclose(rep);
+	report[n < sizeof(report) ? n : sizeof(report) - 1] = '\0';
+	is_int(t, rc, -EBADMSG, "check finds the problem");
+	ok(t, strstr(report, "CORRUPT") && strstr(report, "--repair") &&
+	    strstr(report, "hard state: none"), "check report is useful");
+	diag("check report:\n%s", report);
+	is_int(t, fx_open(&fx, NULL, SEGSZ, 0, &st), -EBADMSG,
+	    "check without --repair changed nothing");
+	rep = fmemopen(report, sizeof(report), "w");
+	rc = storage_check(fx.dir, true, rep, NULL, fx.err, sizeof(fx.err));
+	n = (size_t)ftell(rep);
+	fclose(rep);
+	report[n < sizeof(report) ? n : sizeof(report) - 1] = '\0';
+	is_int(t, rc, 0, "repair succeeds");
+	ok(t, strstr(report, "repair: copied") && strstr(report, "repaired"),
+	    "repair keeps copies");
+	diag("repair report:\n%s", report);
+	ok(t, tu_count(fx.dir, "repair-") == 1, "backup directory exists");
+	ok(t, reopen_expect(&fx, 1, SEGN + 3, 100, NULL),
+	    "after repair: entries before the corruption");
+	fx_done(&fx);
+}
+
+/* A gap between closed segments is corruption. */
+static void
+test_gap(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	char			 path[512];
+
+	fx_init(&fx, "gap");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	append_range(st, 1, 200, 1, 100, 0, fx.err);
+	storage_close(st);
+	snprintf(path, sizeof(path), "%s/%020d-%020d", fx.dir, SEGN + 1,
+	    2 * SEGN);
+	unlink(path);
+	is_int(t, fx_open(&fx, NULL, SEGSZ, 0, &st), -EBADMSG,
+	    "a missing middle segment is refused");
+	ok(t, strstr(fx.err, "gap") && strstr(fx.err, "first index 54"),
+	    "gap error: %s", fx.err);
+	fx_done(&fx);
+}
+
+/* A segment's closing rename that was lost: it is still open-N. */
+static void
+test_lost_rename(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	char			 path[512], to[512];
+
+	fx_init(&fx, "rename");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	append_range(st, 1, 120, 1, 100, 0, fx.err);
+	storage_close(st);
+	/* Make the last closed segment open again, as if never renamed. */
+	snprintf(path, sizeof(path), "%s/%020d-%020d", fx.dir, SEGN + 1,
+	    2 * SEGN);
+	snprintf(to, sizeof(to), "%s/open-0", fx.dir);
+	ok(t, rename(path, to) == 0, "segment 54-106 back to open-0");
+	ok(t, reopen_expect(&fx, 1, 120, 100, NULL), "reopen: all entries");
+	ok(t, tu_size(path) > 0, "recovery closed it under its range name");
+	fx_done(&fx);
+}
+
+/* ENOSPC and EIO fail the storage for good; a restart recovers. */
+static void
+test_write_errors(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	struct vfs		*v;
+	struct raft_hard_state	 hs = { 3, 1, 0 };
+	const char		*msg;
+	uint64_t		 i, durable = 0;
+	int			 rc = 0;
+
+	fx_init(&fx, "nospc");
+	vfs_from_spec("fault:enospc-after-bytes=100000", &v, fx.err,
+	    sizeof(fx.err));
+	fx_open(&fx, v, 32768, 0, &st);
+	for (i = 1; i < 2000 && rc == 0; i++)
+		if ((rc = append_range(st, i, i, 1, 500, 0, fx.err)) == 0)
+			durable = i;
+	is_int(t, rc, -ENOSPC, "out of space reported (after %" PRIu64
+	    " entries): %s", durable, fx.err);
+	is_int(t, storage_get_state(st), STORAGE_FAILED, "state is FAILED");
+	is_int(t, storage_sync(st, fx.err, sizeof(fx.err)), -ENOSPC,
+	    "a later sync fails with the original error");
+	is_int(t, storage_save_hard_state(st, &hs, fx.err, sizeof(fx.err)),
+	    -ENOSPC, "a later hard-state write fails too");
+	ok(t, storage_error(st, &msg) == -ENOSPC && strstr(msg, "No space"),
+	    "storage_error: %s", msg);
+	storage_close(st);
+	vfs_free(v);
+	ok(t, reopen_expect(&fx, 1, durable, 500, NULL) ||
+	    reopen_expect(&fx, 1, durable + 1, 500, NULL),
+	    "restart with space: every durable entry is there");
+	fx_done(&fx);
+
+	fx_init(&fx, "eio");
+	vfs_from_spec("fault:eio-on-sync=6", &v, fx.err, sizeof(fx.err));
+	fx_open(&fx, v, 1 << 20, 0, &st);
+	durable = 0;
+	rc = 0;
+	for (i = 1; i < 50 && rc == 0; i++)
+		if ((rc = append_range(st, i, i, 1, 50, 0, fx.err)) == 0)
+			durable = i;
+	is_int(t, rc, -EIO, "fsync EIO reported after %" PRIu64 " entries",
+	    durable);
+	rc = append_range(st, i, i, 1, 50, 0, fx.err);
+	is_int(t, rc, -EIO, "no write is trusted after a failed fsync, even "
+	    "though the next fsync would succeed");
+	storage_close(st);
+	vfs_free(v);
+	ok(t, reopen_expect(&fx, 1, durable, 50, NULL) ||
+	    reopen_expect(&fx, 1, durable + 1, 50, NULL), "restart recovers");
+	fx_done(&fx);
+}
+
+/* The shadow vfs keeps only what was synced. */
+static void
+test_shadow_vfs(struct tap *t)
+{
+	char		 base[256], real[300], shadow[300], p[400], sp[400];
+	char		 p2[400], sp2[400], err[256];
+	struct vfs	*v;
+	int		 fd;
+
+	tu_mkdtemp(base, sizeof(base), "shadow");
+	snprintf(real, sizeof(real), "%s/real", base);
+	snprintf(shadow, sizeof(shadow), "%s/shadow", base);
+	mkdir(real, 0755);
+	is_int(t, vfs_from_spec("bogus:x", &v, err, sizeof(err)), -EINVAL,
+	    "unknown vfs spec refused");
+	snprintf(p, sizeof(p), "shadow:%s", shadow);
+	is_int(t, vfs_from_spec(p, &v, err, sizeof(err)), 0, "shadow vfs");
+	vfs_bind(v, real);
+	snprintf(p, sizeof(p), "%s/f", real);
+	snprintf(sp, sizeof(sp), "%s/f", shadow);
+	fd = vfs_open(v, p, O_RDWR | O_CREAT, 0644);
+	vfs_pwrite_all(v, fd, "hello", 5, 0);
+	ok(t, tu_size(sp) < 0, "unsynced new file absent from the shadow");
+	vfs_fdatasync(v, fd);
+	ok(t, tu_size(sp) < 0, "synced data but unsynced directory: absent");
+	vfs_fsync_dir(v, real);
+	is_int(t, tu_size(sp), 5, "after the directory sync: present");
+	vfs_pwrite_all(v, fd, " world", 6, 5);
+	is_int(t, tu_size(sp), 5, "unsynced append not in the shadow");
+	vfs_fdatasync(v, fd);
+	is_int(t, tu_size(sp), 11, "synced append in the shadow");
+	snprintf(p2, sizeof(p2), "%s/g", real);
+	snprintf(sp2, sizeof(sp2), "%s/g", shadow);
+	vfs_rename(v, p, p2);
+	ok(t, tu_size(sp) == 11 && tu_size(sp2) < 0, "rename not yet durable");
+	vfs_fsync_dir(v, real);
+	ok(t, tu_size(sp) < 0 && tu_size(sp2) == 11, "rename durable");
+	vfs_ftruncate(v, fd, 2);
+	vfs_fsync(v, fd);
+	is_int(t, tu_size(sp2), 2, "truncation follows the sync");
+	vfs_close(v, fd);
+	vfs_unlink(v, p2);
+	ok(t, tu_size(sp2) == 2, "unlink not yet durable");
+	vfs_fsync_dir(v, real);
+	ok(t, tu_size(sp2) < 0, "unlink durable");
+	vfs_free(v);
+	tu_rmtree(base);
+	tu_rmtree(shadow);
+	snprintf(p, sizeof(p), "%s.inodes", shadow);
+	tu_rmtree(p);
+}
+
+int
+main(void)
+{
+	struct tap	 t = { 0 };
+
+	test_crc(&t);
+	test_datadir(&t);
+	test_append_read(&t);
+	test_sizes(&t);
+	test_truncate(&t);
+	test_hard_state(&t);
+	test_snapshot_compact(&t);
+	test_torn_tail(&t);
+	test_mid_corruption_open(&t);
+	test_closed_corruption(&t);
+	test_gap(&t);
+	test_lost_rename(&t);
+	test_write_errors(&t);
+	test_shadow_vfs(&t);
+	return tap_done(&t);
+}

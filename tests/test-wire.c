@@ -1,0 +1,430 @@
+/*
+ * test-wire.c -- the JSON wire format: data-driven valid/invalid suites in
+ * tests/wire/, seeded random round trips of every message type, limits,
+ * and the encode+decode time of a 64-entry AppendEntries.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+#include "raft.h"
+#include "tap.h"
+#include "wire.h"
+
+#ifndef WIRE_TESTDIR
+#define WIRE_TESTDIR "tests/wire"
+#endif
+
+/* The limits the data-driven files are written against. */
+static const struct wire_limits test_limits = {
+	.max_body = 64 * 1024,
+	.max_entries = 8,
+};
+
+/* xorshift64*: a seeded generator so that a failure replays. */
+static uint64_t
+next_rand(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545F4914F6CDD1DULL;
+}
+
+/* Reads a whole file into a new buffer (caller frees); NULL on error. */
+static char *
+read_file(const char *path, size_t *len)
+{
+	FILE	*f = fopen(path, "rb");
+	char	*buf = NULL;
+	long	 n;
+
+	if (f == NULL)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
+		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf[n] = '\0';
+			*len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* True if two messages carry the same fields and entries. */
+static bool
+msg_equal(const struct raft_msg *a, const struct raft_msg *b)
+{
+	uint32_t i;
+
+	if (a->type != b->type || a->cluster_id != b->cluster_id ||
+	    a->from != b->from || a->to != b->to || a->term != b->term ||
+	    a->last_log_index != b->last_log_index ||
+	    a->last_log_term != b->last_log_term || a->reject != b->reject ||
+	    a->prev_index != b->prev_index || a->prev_term != b->prev_term ||
+	    a->commit != b->commit || a->n_entries != b->n_entries ||
+	    a->seq != b->seq || a->match_index != b->match_index ||
+	    a->hint_index != b->hint_index || a->hint_term != b->hint_term)
+		return false;
+	for (i = 0; i < a->n_entries; i++) {
+		const struct raft_entry *x = &a->entries[i], *y = &b->entries[i];
+
+		if (x->term != y->term || x->index != y->index ||
+		    x->type != y->type || x->len != y->len ||
+		    (x->len > 0 && memcmp(x->data, y->data, x->len) != 0))
+			return false;
+	}
+	return true;
+}
+
+/* Encodes m into a new NUL-terminated string (caller frees) or NULL. */
+static char *
+encode_string(const struct raft_msg *m, size_t *len)
+{
+	struct evbuffer *b = evbuffer_new();
+	char	*s = NULL;
+
+	if (b != NULL && wire_encode(m, b, NULL) == 0) {
+		*len = evbuffer_get_length(b);
+		if ((s = malloc(*len + 1)) != NULL) {
+			evbuffer_remove(b, s, *len);
+			s[*len] = '\0';
+		}
+	}
+	evbuffer_free(b);
+	return s;
+}
+
+/* Checks one valid file: decodes, re-encodes to equal JSON and message. */
+static void
+check_valid(struct tap *t, const char *name, const char *body, size_t len)
+{
+	struct wire_msg wm, again;
+	struct wire_error err;
+	json_t	*orig = NULL, *re = NULL;
+	char	*enc = NULL;
+	size_t	 elen = 0;
+	int	 rc;
+
+	rc = wire_decode(body, len, &test_limits, &wm, &err);
+	is_int(t, rc, 0, "valid/%s decodes", name);
+	if (rc != 0) {
+		diag("%s: %s", wire_errcode_name(err.code), err.text);
+		return;
+	}
+	enc = encode_string(&wm.msg, &elen);
+	orig = json_loadb(body, len, 0, NULL);
+	re = enc != NULL ? json_loadb(enc, elen, 0, NULL) : NULL;
+	ok(t, re != NULL && json_equal(orig, re),
+	    "valid/%s re-encodes to equal JSON", name);
+	rc = enc != NULL ? wire_decode(enc, elen, &test_limits, &again, &err) :
+	    -1;
+	ok(t, rc == 0 && msg_equal(&wm.msg, &again.msg),
+	    "valid/%s decodes again to the same message", name);
+	if (rc == 0)
+		wire_msg_release(&again);
+	json_decref(orig);
+	json_decref(re);
+	free(enc);
+	wire_msg_release(&wm);
+}
+
+/*
+ * Checks one invalid file: it must be refused, with the error code its
+ * name starts with (e.g. "bad_base64-...").
+ */
+static void
+check_invalid(struct tap *t, const char *name, const char *body, size_t len)
+{
+	struct wire_msg wm;
+	struct wire_error err;
+	const char *want_end = strchr(name, '-');
+	size_t	 want_len = want_end != NULL ? (size_t)(want_end - name) : 0;
+	const char *got;
+	int	 rc;
+
+	memset(&err, 0, sizeof(err));
+	rc = wire_decode(body, len, &test_limits, &wm, &err);
+	ok(t, rc < 0, "invalid/%s is refused", name);
+	got = wire_errcode_name(err.code);
+	ok(t, strlen(got) == want_len && strncmp(got, name, want_len) == 0 &&
+	    err.text[0] != '\0', "invalid/%s says %s: %s", name, got, err.text);
+	if (rc == 0)
+		wire_msg_release(&wm);
+}
+
+/* Runs every *.json file of dir through fn; returns how many ran. */
+static unsigned
+run_dir(struct tap *t, const char *dir,
+    void (*fn)(struct tap *, const char *, const char *, size_t))
+{
+	char	 path[1024];
+	struct dirent **names = NULL;
+	char	*body;
+	size_t	 len, l;
+	unsigned count = 0;
+	int	 n, i;
+
+	n = scandir(dir, &names, NULL, alphasort);
+	if (n < 0) {
+		ok(t, 0, "cannot read %s: %s", dir, strerror(errno));
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		l = strlen(names[i]->d_name);
+		if (l > 5 && strcmp(names[i]->d_name + l - 5, ".json") == 0) {
+			snprintf(path, sizeof(path), "%s/%s", dir,
+			    names[i]->d_name);
+			if ((body = read_file(path, &len)) == NULL)
+				ok(t, 0, "cannot read %s", path);
+			else {
+				fn(t, names[i]->d_name, body, len);
+				free(body);
+				count++;
+			}
+		}
+		free(names[i]);
+	}
+	free(names);
+	return count;
+}
+
+/* Fills m with a random but valid message of type (entries in ents). */
+static void
+random_msg(uint64_t *s, int type, struct raft_msg *m, struct raft_entry *ents,
+    uint8_t *pool, size_t pool_len)
+{
+	uint32_t i, n;
+	uint64_t lim = INT64_MAX;
+
+	memset(m, 0, sizeof(*m));
+	m->type = (uint8_t)type;
+	m->cluster_id = next_rand(s) | 1;
+	m->from = next_rand(s) % lim + 1;
+	m->to = next_rand(s) % lim + 1;
+	m->term = next_rand(s) % 2 ? next_rand(s) % 1000 + 1 :
+	    next_rand(s) % (lim - 1) + 1;
+	switch (type) {
+	case RAFT_MSG_PREVOTE:
+	case RAFT_MSG_VOTE:
+		m->last_log_index = next_rand(s) % lim;
+		m->last_log_term = next_rand(s) % lim;
+		break;
+	case RAFT_MSG_PREVOTE_RESP:
+	case RAFT_MSG_VOTE_RESP:
+		m->reject = next_rand(s) % 2;
+		break;
+	case RAFT_MSG_APPEND:
+		n = (uint32_t)(next_rand(s) % 9);
+		m->prev_index = next_rand(s) % 1000000;
+		m->prev_term = m->prev_index == 0 ? 0 :
+		    next_rand(s) % m->term + 1;
+		m->commit = next_rand(s) % lim;
+		m->seq = next_rand(s) % lim;
+		for (i = 0; i < n; i++) {
+			raft_term_t lo = i == 0 ? m->prev_term : ents[i - 1].term;
+
+			if (lo == 0)
+				lo = 1;
+			ents[i].term = lo + next_rand(s) % (m->term - lo + 1);
+			ents[i].index = m->prev_index + 1 + i;
+			ents[i].type = (uint8_t)(next_rand(s) % 3 + 1);
+			ents[i].len = (uint32_t)(next_rand(s) % 300);
+			ents[i].data = pool + next_rand(s) %
+			    (pool_len - ents[i].len);
+		}
+		m->n_entries = n;
+		m->entries = n > 0 ? ents : NULL;
+		break;
+	case RAFT_MSG_APPEND_RESP:
+		m->reject = next_rand(s) % 2;
+		m->prev_index = next_rand(s) % lim;
+		m->match_index = next_rand(s) % lim;
+		m->hint_index = next_rand(s) % lim;
+		m->hint_term = next_rand(s) % lim;
+		m->seq = next_rand(s) % lim;
+		break;
+	}
+}
+
+/* Seeded round trips of every type. */
+static void
+check_random(struct tap *t, uint64_t seed)
+{
+	struct raft_entry ents[8];
+	struct raft_msg m;
+	struct wire_msg wm;
+	uint8_t	 pool[4096];
+	char	*enc;
+	size_t	 i, len;
+	int	 type, bad;
+
+	diag("random round trips, seed 0x%" PRIx64, seed);
+	for (i = 0; i < sizeof(pool); i++)
+		pool[i] = (uint8_t)next_rand(&seed);
+	for (type = 1; type <= RAFT_MSG_TYPE_MAX; type++) {
+		bad = 0;
+		for (i = 0; i < 300; i++) {
+			random_msg(&seed, type, &m, ents, pool, sizeof(pool));
+			if ((enc = encode_string(&m, &len)) == NULL) {
+				bad++;
+				continue;
+			}
+			if (wire_decode(enc, len, &test_limits, &wm, NULL) != 0)
+				bad++;
+			else {
+				if (!msg_equal(&m, &wm.msg))
+					bad++;
+				wire_msg_release(&wm);
+			}
+			free(enc);
+		}
+		is_int(t, bad, 0, "300 random %s round trips",
+		    wire_type_route(type));
+	}
+}
+
+/* Encoding refuses what the wire cannot carry. */
+static void
+check_encode_errors(struct tap *t)
+{
+	struct evbuffer *b = evbuffer_new();
+	struct wire_error err;
+	struct raft_msg m;
+	struct raft_entry e = { .term = 1, .index = 1, .type = 9 };
+
+	memset(&m, 0, sizeof(m));
+	m.type = 0;
+	is_int(t, wire_encode(&m, b, &err), -EINVAL, "encode: unknown type");
+	m.type = RAFT_MSG_VOTE;
+	m.cluster_id = 1;
+	m.from = 1;
+	m.to = 2;
+	m.term = (uint64_t)INT64_MAX + 1;
+	is_int(t, wire_encode(&m, b, &err), -ERANGE, "encode: term > INT64_MAX");
+	is_str(t, err.path, "term", "encode: the path names the field");
+	m.term = 1;
+	m.type = RAFT_MSG_APPEND;
+	m.n_entries = 1;
+	m.entries = &e;
+	is_int(t, wire_encode(&m, b, &err), -EINVAL,
+	    "encode: unknown entry type");
+	is_str(t, err.path, "entries[0]", "encode: path of the bad entry");
+	evbuffer_free(b);
+}
+
+/* Limits: body size against max_body. */
+static void
+check_limits(struct tap *t)
+{
+	struct wire_limits lim = { .max_body = 100, .max_entries = 8 };
+	struct wire_error err;
+	struct wire_msg wm;
+	char	 big[101];
+
+	memset(big, ' ', sizeof(big));
+	is_int(t, wire_decode(big, sizeof(big), &lim, &wm, &err), -E2BIG,
+	    "a body over max_body is refused before parsing");
+	is_str(t, wire_errcode_name(err.code), "too_big", "as too_big");
+	is_int(t, wire_decode("{}", 2, NULL, &wm, &err), -EINVAL,
+	    "NULL limits use the defaults");
+	is_str(t, err.path, "v", "{} lacks the version");
+	is_int(t, wire_type_from_route("append_entries", 14), RAFT_MSG_APPEND,
+	    "route table: append_entries");
+	is_int(t, wire_type_from_route("append_entries_x", 16), 0,
+	    "route table: unknown route");
+}
+
+/* Times encode+decode of a 64-entry, 256-byte-payload AppendEntries. */
+static void
+bench(struct tap *t)
+{
+	struct raft_entry ents[64];
+	struct raft_msg m;
+	struct wire_msg wm;
+	struct evbuffer *b = evbuffer_new();
+	struct timespec t0, t1, t2;
+	uint8_t	 payload[256];
+	double	 enc_us = 0, dec_us = 0;
+	size_t	 len = 0;
+	int	 i, rounds = 2000, bad = 0;
+	const char *body;
+
+	for (i = 0; i < 256; i++)
+		payload[i] = (uint8_t)(i * 7);
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_APPEND;
+	m.cluster_id = 0xab;
+	m.from = 1;
+	m.to = 2;
+	m.term = 7;
+	m.prev_index = 1000;
+	m.prev_term = 7;
+	m.commit = 1000;
+	for (i = 0; i < 64; i++) {
+		ents[i].term = 7;
+		ents[i].index = 1001 + (uint64_t)i;
+		ents[i].type = RAFT_ENTRY_NORMAL;
+		ents[i].len = sizeof(payload);
+		ents[i].data = payload;
+	}
+	m.entries = ents;
+	m.n_entries = 64;
+	for (i = 0; i < rounds; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (wire_encode(&m, b, NULL) != 0)
+			bad++;
+		len = evbuffer_get_length(b);
+		body = (const char *)evbuffer_pullup(b, -1);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		if (wire_decode(body, len, NULL, &wm, NULL) != 0)
+			bad++;
+		else
+			wire_msg_release(&wm);
+		clock_gettime(CLOCK_MONOTONIC, &t2);
+		evbuffer_drain(b, len);
+		enc_us += (t1.tv_sec - t0.tv_sec) * 1e6 +
+		    (t1.tv_nsec - t0.tv_nsec) / 1e3;
+		dec_us += (t2.tv_sec - t1.tv_sec) * 1e6 +
+		    (t2.tv_nsec - t1.tv_nsec) / 1e3;
+	}
+	is_int(t, bad, 0, "benchmark messages encode and decode");
+	diag("64 x 256 B AppendEntries: %zu bytes of JSON; encode %.1f us, "
+	    "decode %.1f us (mean of %d)", len, enc_us / rounds,
+	    dec_us / rounds, rounds);
+	evbuffer_free(b);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct tap t = {0};
+	uint64_t seed = argc > 1 ? strtoull(argv[1], NULL, 0) :
+	    0x7261667477697265ULL;
+	unsigned n;
+
+	n = run_dir(&t, WIRE_TESTDIR "/valid", check_valid);
+	ok(&t, n >= 10, "%u valid files", n);
+	n = run_dir(&t, WIRE_TESTDIR "/invalid", check_invalid);
+	ok(&t, n >= 50, "%u invalid files", n);
+	check_random(&t, seed);
+	check_encode_errors(&t);
+	check_limits(&t);
+	bench(&t);
+	return tap_done(&t);
+}
