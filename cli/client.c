@@ -27,6 +27,8 @@
 #define MAX_REDIRECTS	8
 #define BACKOFF_MIN_MS	50
 #define BACKOFF_MAX_MS	500
+#define REFUSED_ROUNDS	3	/* give up after this many all-refused rounds */
+#define CONNECT_FAILED	"cannot connect (refused or unreachable)"
 
 struct endpoint {
 	char		*url;		/* owned; without a trailing '/' */
@@ -253,6 +255,12 @@ client_endpoint_url(const struct client *c, size_t i)
 	return c->endpoints[i].url;
 }
 
+const char *
+client_endpoint_url_any(const struct client *c, size_t i)
+{
+	return i < c->n ? c->endpoints[i].url : "?";
+}
+
 uint64_t
 client_timeout_ms(const struct client *c)
 {
@@ -338,9 +346,15 @@ on_response(struct evhttp_request *req, void *arg)
 	if (call->state != CALL_PENDING)
 		return;
 	if (req == NULL || evhttp_request_get_response_code(req) == 0) {
-		if (call->error[0] == '\0')
-			snprintf(call->error, sizeof(call->error),
-			    "connection failed");
+		/*
+		 * evhttp reports a failed connect through this callback
+		 * alone, without the error callback or errno.
+		 */
+		if (call->error[0] == '\0') {
+			snprintf(call->error, sizeof(call->error), "%s",
+			    CONNECT_FAILED);
+			call->maybe_sent = false;
+		}
 		call_finish(call, CALL_FAILED);
 		return;
 	}
@@ -571,6 +585,12 @@ client_interrupt(struct client *c)
 }
 
 bool
+client_interrupted(const struct client *c)
+{
+	return c->interrupted;
+}
+
+bool
 client_take_interrupt(struct client *c)
 {
 	bool	 was = c->interrupted;
@@ -789,6 +809,24 @@ all_ids_known(const struct client *c)
 	return true;
 }
 
+/*
+ * Counts rounds in which every listed endpoint refused the connection:
+ * nothing listens there, so waiting out the timeout helps nobody.
+ * Returns true when it is time to give up.
+ */
+static bool
+refused_again(const struct client *c, unsigned *rounds)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->n_listed; i++)
+		if (strcmp(c->endpoints[i].error, CONNECT_FAILED) != 0) {
+			*rounds = 0;
+			return false;
+		}
+	return ++*rounds >= REFUSED_ROUNDS;
+}
+
 /* Returns the remaining milliseconds until deadline, or 0. */
 static uint64_t
 remaining(uint64_t deadline)
@@ -852,7 +890,8 @@ client_call(struct client *c, const struct client_request *rq,
 	uint64_t	 seq = rq->is_write ? ++c->seq : 0;
 	uint64_t	 backoff = BACKOFF_MIN_MS;
 	bool		 maybe_applied = false;
-	unsigned	 attempt = 0, redirects = 0;
+	char		 what[128];
+	unsigned	 attempt = 0, redirects = 0, refused_rounds = 0;
 	size_t		 i, t;
 
 	memset(rep, 0, sizeof(*rep));
@@ -867,6 +906,8 @@ client_call(struct client *c, const struct client_request *rq,
 		if (c->interrupted)
 			break;
 		if (t == NO_ENDPOINT) {
+			if (refused_again(c, &refused_rounds))
+				break;
 			client_sleep(c, backoff < remaining(deadline) ?
 			    backoff : remaining(deadline));
 			backoff = backoff * 2 > BACKOFF_MAX_MS ?
@@ -937,6 +978,9 @@ client_call(struct client *c, const struct client_request *rq,
 		if (rq->target == TARGET_ANY && retry_now &&
 		    attempt % c->n_listed != 0)
 			continue;
+		if (rq->target == TARGET_ANY && refused_again(c,
+		    &refused_rounds))
+			break;
 		if (rq->target == TARGET_LEADER && retry_now &&
 		    c->leader == NO_ENDPOINT && backoff == BACKOFF_MIN_MS) {
 			backoff++;	/* rediscover at once, once */
@@ -953,12 +997,19 @@ client_call(struct client *c, const struct client_request *rq,
 		return CLIENT_INTERRUPTED;
 	}
 	if (maybe_applied) {
-		describe_errors(c, "timed out; the write may or may not have "
-		    "been applied", err, errlen);
+		snprintf(what, sizeof(what), "no answer within %" PRIu64 " ms; "
+		    "the write may or may not have been applied",
+		    c->timeout_ms);
+		describe_errors(c, what, err, errlen);
 		return CLIENT_UNKNOWN;
 	}
-	describe_errors(c, rq->target == TARGET_LEADER ? "no leader answered "
-	    "in time" : "no node answered in time", err, errlen);
+	if (refused_rounds >= REFUSED_ROUNDS)
+		snprintf(what, sizeof(what), "no node is reachable");
+	else
+		snprintf(what, sizeof(what), "no %s answered within %" PRIu64
+		    " ms", rq->target == TARGET_LEADER ? "leader" : "node",
+		    c->timeout_ms);
+	describe_errors(c, what, err, errlen);
 	return CLIENT_UNREACHABLE;
 }
 
@@ -968,7 +1019,9 @@ client_find_leader(struct client *c, size_t *endpoint, uint64_t *id,
 {
 	uint64_t	 deadline = now_ms() + c->timeout_ms;
 	uint64_t	 backoff = BACKOFF_MIN_MS;
+	unsigned	 refused_rounds = 0;
 	size_t		 i;
+	char		 what[96];
 
 	for (i = 0; i < c->n; i++)
 		c->endpoints[i].error[0] = '\0';
@@ -980,7 +1033,7 @@ client_find_leader(struct client *c, size_t *endpoint, uint64_t *id,
 			*id = c->endpoints[c->leader].id;
 			return CLIENT_OK;
 		}
-		if (c->interrupted)
+		if (c->interrupted || refused_again(c, &refused_rounds))
 			break;
 		client_sleep(c, backoff < remaining(deadline) ? backoff :
 		    remaining(deadline));
@@ -991,17 +1044,23 @@ client_find_leader(struct client *c, size_t *endpoint, uint64_t *id,
 		snprintf(err, errlen, "interrupted");
 		return CLIENT_INTERRUPTED;
 	}
-	describe_errors(c, "no leader found", err, errlen);
+	if (refused_rounds >= REFUSED_ROUNDS)
+		snprintf(what, sizeof(what), "no node is reachable");
+	else
+		snprintf(what, sizeof(what), "no leader found within %" PRIu64
+		    " ms", c->timeout_ms);
+	describe_errors(c, what, err, errlen);
 	return CLIENT_UNREACHABLE;
 }
 
 enum client_outcome
-client_probe_all(struct client *c, struct client_node *nodes)
+client_probe_all(struct client *c, struct client_node *nodes,
+    uint64_t timeout_ms)
 {
 	size_t		 n = c->n_listed, i;
 	struct call	*calls = xcalloc(2 * n, sizeof(*calls));
 	struct batch	 b = { .c = c, .calls = calls, .n = 2 * n,
-	    .timeout_ms = c->timeout_ms };
+	    .timeout_ms = timeout_ms != 0 ? timeout_ms : c->timeout_ms };
 
 	for (i = 0; i < 2 * n; i++) {
 		calls[i].batch = &b;
@@ -1034,6 +1093,8 @@ client_probe_all(struct client *c, struct client_node *nodes)
 				c->leader = i;
 		}
 	}
+	if (c->leader != NO_ENDPOINT)
+		c->current = c->leader;
 	for (i = 0; i < 2 * n; i++)
 		client_reply_clear(&calls[i].reply);
 	free(calls);

@@ -92,6 +92,8 @@ struct event_base *client_base(struct client *c);
 size_t		 client_endpoint_count(const struct client *c);
 /* Returns endpoint i's URL (borrowed). */
 const char	*client_endpoint_url(const struct client *c, size_t i);
+/* Returns the URL of any endpoint, listed or learned (borrowed). */
+const char	*client_endpoint_url_any(const struct client *c, size_t i);
 uint64_t	 client_timeout_ms(const struct client *c);
 
 /*
@@ -106,13 +108,13 @@ enum client_outcome client_call(struct client *c,
 void		 client_reply_clear(struct client_reply *rep);
 
 /*
- * Asks every endpoint for /v1/status and /v1/health at once, within the
- * timeout.  Fills nodes (caller-owned array of client_endpoint_count()
+ * Asks every endpoint for /v1/status and /v1/health at once, within
+ * timeout_ms (0: the client's timeout).  Fills nodes (caller-owned array of client_endpoint_count()
  * entries; free their contents with client_nodes_clear()).  Returns 0 or
  * CLIENT_INTERRUPTED.
  */
 enum client_outcome client_probe_all(struct client *c,
-		    struct client_node *nodes);
+		    struct client_node *nodes, uint64_t timeout_ms);
 void		 client_nodes_clear(struct client_node *nodes, size_t n);
 
 /*
@@ -138,6 +140,8 @@ uint64_t	 client_id(const struct client *c);
  * (the shell's SIGINT handler).  The call returns CLIENT_INTERRUPTED.
  */
 void		 client_interrupt(struct client *c);
+/* Returns true if client_interrupt() was called since the last take. */
+bool		 client_interrupted(const struct client *c);
 /* Returns true (and clears it) if client_interrupt() was called. */
 bool		 client_take_interrupt(struct client *c);
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "cmd.h"
 #include "xmalloc.h"
 
@@ -359,4 +360,72 @@ cmd_parse_duration_ms(const char *text, unsigned long long *ms)
 		return 0;
 	}
 	return -1;
+}
+
+enum cmd_status
+cmd_report_outcome(const struct cmd_ctx *ctx, int outcome, const char *err)
+{
+	cmd_error(ctx, "%s", err);
+	switch ((enum client_outcome)outcome) {
+	case CLIENT_UNREACHABLE:
+		return CMD_UNREACHABLE;
+	case CLIENT_UNKNOWN:
+		return CMD_UNKNOWN;
+	case CLIENT_OK:
+	case CLIENT_INTERRUPTED:
+	case CLIENT_FAILED:
+		break;
+	}
+	return CMD_ERROR;
+}
+
+enum cmd_status
+cmd_report_http(const struct cmd_ctx *ctx, const struct client_reply *rep,
+    const char *what)
+{
+	const char	*code = json_string_value(json_object_get(rep->json,
+	    "error"));
+	const char	*msg = json_string_value(json_object_get(rep->json,
+	    "message"));
+
+	if (code == NULL)
+		code = "error";
+	if (msg == NULL)
+		msg = rep->body_len > 0 && rep->json == NULL ?
+		    (const char *)rep->body : "";
+	if (rep->status == 404) {
+		cmd_error(ctx, "%s: not found", what);
+		return CMD_NOT_FOUND;
+	}
+	if (rep->status == 412) {
+		cmd_error(ctx, "%s: compare failed: its modification index is "
+		    "%lld", what, (long long)json_integer_value(
+		    json_object_get(rep->json, "mod_index")));
+		return CMD_CAS_FAILED;
+	}
+	cmd_error(ctx, "%s: HTTP %d %s: %s", what, rep->status, code, msg);
+	return CMD_ERROR;
+}
+
+int
+cmd_format(const struct cmd_ctx *ctx, const struct cmd_args *args,
+    enum out_format *format, char *err, size_t errlen)
+{
+	const char	*w = cmd_value(args, "write-out");
+
+	*format = ctx->format;
+	if (cmd_value(args, "raw") != NULL)
+		*format = OUT_RAW;
+	if (w == NULL)
+		return 0;
+	if (strcmp(w, "json") == 0)
+		*format = OUT_JSON;
+	else if (strcmp(w, "text") == 0)
+		*format = OUT_TEXT;
+	else {
+		snprintf(err, errlen, "unknown output format \"%s\" (text or "
+		    "json)", w);
+		return -1;
+	}
+	return 0;
 }

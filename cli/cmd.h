@@ -148,6 +148,26 @@ void	 cmd_print_help(FILE *out, const struct cmd_entry *ce);
 void	 cmd_error(const struct cmd_ctx *ctx, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/*
+ * Reports a call that did not get a final answer (outcome is not
+ * CLIENT_OK) with err (borrowed) and returns the matching exit status.
+ */
+enum cmd_status cmd_report_outcome(const struct cmd_ctx *ctx, int outcome,
+	    const char *err);
+
+/*
+ * Reports an HTTP error answer (status, and the JSON body's message when
+ * there is one) about key (borrowed, may be NULL) and returns the exit
+ * status: 5 for 404, 4 for 412, else 1.
+ */
+struct client_reply;
+enum cmd_status cmd_report_http(const struct cmd_ctx *ctx,
+	    const struct client_reply *rep, const char *what);
+
+/* Returns the output format for args: its own -w/--raw, else the global. */
+int	 cmd_format(const struct cmd_ctx *ctx, const struct cmd_args *args,
+	    enum out_format *format, char *err, size_t errlen);
+
 /* Parses a duration ("250ms", "5s", "2m", or seconds).  Returns 0 or -1. */
 int	 cmd_parse_duration_ms(const char *text, unsigned long long *ms);
 /* Parses a decimal number within [min, max].  Returns 0 or -1. */

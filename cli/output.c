@@ -75,7 +75,8 @@ output_json_bytes(json_t *obj, const char *field, const uint8_t *data,
 void
 output_json(FILE *out, json_t *obj)
 {
-	char	*text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+	char	*text = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII |
+	    JSON_REAL_PRECISION(9));
 
 	if (text != NULL) {
 		fputs(text, out);

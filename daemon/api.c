@@ -115,8 +115,8 @@ reply_not_leader(struct node *n, struct evhttp_request *req)
 	const struct raft_status *st = node_raft_status(n);
 	const struct raft_member *m = NULL;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	char		 loc[RAFT_MAX_URL + 2048];
 	const char	*uri = evhttp_request_get_uri(req);
+	char		*loc;
 	size_t		 base_len;
 
 	if (st->leader != 0)
@@ -132,12 +132,10 @@ reply_not_leader(struct node *n, struct evhttp_request *req)
 	base_len = strlen(m->client_url);
 	if (base_len > 0 && m->client_url[base_len - 1] == '/')
 		base_len--;
-	if (strlen(uri) > 2000) {
-		reply_error(req, 414, "uri_too_long", "request URI too long");
-		return;
-	}
-	snprintf(loc, sizeof(loc), "%.*s%s", (int)base_len, m->client_url, uri);
+	/* Any URI the client port accepted can be redirected, however long. */
+	loc = xasprintf("%.*s%s", (int)base_len, m->client_url, uri);
 	evhttp_add_header(h, "Location", loc);
+	free(loc);
 	reply_json(req, 307, "Temporary Redirect", json_pack("{s:s, s:I, s:I, "
 	    "s:s}", "error", "not_leader", "leader_id", (json_int_t)st->leader,
 	    "term", (json_int_t)st->term, "leader_url", m->client_url));
@@ -489,7 +487,7 @@ handle_write(struct node *n, struct evhttp_request *req, bool is_delete)
 	size_t		 key_len, value_len, enc_len;
 	char		 err[256];
 	struct op	*op;
-	int		 rc;
+	int		 rc, seq_rc;
 
 	if (refuse_unavailable(n, req))
 		return;
@@ -515,10 +513,10 @@ handle_write(struct node *n, struct evhttp_request *req, bool is_delete)
 		}
 		cmd.has_cas = true;
 	}
+	/* Both exactly-once headers, or neither. */
 	rc = header_u64(req, "X-Raftkv-Client-Id", &cmd.client_id);
-	if (rc == 0)
-		rc = header_u64(req, "X-Raftkv-Seq", &cmd.seq);
-	if (rc != 0 && (rc < 0 || cmd.client_id != 0)) {
+	seq_rc = header_u64(req, "X-Raftkv-Seq", &cmd.seq);
+	if (rc < 0 || seq_rc < 0 || rc != seq_rc) {
 		reply_error(req, 400, "bad_request", "X-Raftkv-Client-Id and "
 		    "X-Raftkv-Seq must both be given, as positive decimals");
 		goto out;
@@ -708,6 +706,10 @@ handle_status(struct node *n, struct evhttp_request *req)
 	    "pending_reads", (json_int_t)info.pending_reads,
 	    "disk_syncs", (json_int_t)info.syncs,
 	    "entries_persisted", (json_int_t)info.entries_persisted);
+	json_object_set_new(obj, "read_rounds",
+	    json_integer((json_int_t)st->read_rounds));
+	json_object_set_new(obj, "reads_confirmed",
+	    json_integer((json_int_t)st->reads_confirmed));
 	json_object_set_new(obj, "storage_ok", json_boolean(!info.storage_failed));
 	if (info.storage_failed)
 		json_object_set_new(obj, "storage_error",
@@ -725,17 +727,19 @@ handle_status(struct node *n, struct evhttp_request *req)
 		nt = RAFT_MAX_MEMBERS;
 	jp = json_array();
 	for (i = 0; i < np; i++) {
-		json_t	*p = json_pack("{s:I, s:I, s:I, s:s, s:I}", "id",
+		json_t	*p = json_pack("{s:I, s:I, s:I, s:s, s:I, s:I}", "id",
 		    (json_int_t)peers[i].id, "match_index",
 		    (json_int_t)peers[i].match, "next_index",
 		    (json_int_t)peers[i].next, "state", peers[i].replicating ?
 		    "replicate" : "probe", "inflight",
-		    (json_int_t)peers[i].inflight);
+		    (json_int_t)peers[i].inflight, "ms_since_heard",
+		    (json_int_t)(peers[i].ticks_since_heard *
+		    node_options(n)->tick_ms));
 
 		for (j = 0; j < nt; j++) {
 			if (tps[j].id != peers[i].id)
 				continue;
-			json_object_set_new(p, "ms_since_contact",
+			json_object_set_new(p, "ms_since_sent_ok",
 			    tps[j].last_contact_ms == 0 ? json_null() :
 			    json_integer((json_int_t)(now -
 			    tps[j].last_contact_ms)));

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -655,6 +657,7 @@ node_start(const struct options *o, struct event_base *base,
 	so.cluster_id = o->cluster_id;
 	so.node_id = o->node_id;
 	so.vfs = n->vfs;
+	so.segment_bytes = (size_t)o->segment_size;
 	so.log = lg;
 	if ((rc = storage_open(o->data_dir, &so, &n->st, err, errlen)) != 0 ||
 	    (rc = storage_load(n->st, &ld, err, errlen)) != 0)
@@ -734,11 +737,6 @@ node_start(const struct options *o, struct event_base *base,
 	n->client_http = evhttp_new(base);
 	if (n->peer_http == NULL || n->client_http == NULL)
 		fatal(lg, "out of memory creating HTTP servers");
-	if ((rc = transport_bind(n->tr, n->peer_http)) != 0) {
-		snprintf(err, errlen, "cannot install the peer routes");
-		goto fail;
-	}
-	api_bind(n, n->client_http);
 	if (bind_http(n->peer_http, o->peer_listen, &n->peer_sock, err,
 	    errlen) != 0 ||
 	    bind_http(n->client_http, o->client_listen, &n->client_sock, err,
@@ -746,6 +744,19 @@ node_start(const struct options *o, struct event_base *base,
 		rc = -EADDRINUSE;
 		goto fail;
 	}
+	/* Accepted client sockets inherit TCP_NODELAY from the listener. */
+	{
+		int one = 1;
+
+		(void)setsockopt(evhttp_bound_socket_get_fd(n->client_sock),
+		    IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	/* After binding, so that the listener gets TCP_NODELAY too. */
+	if ((rc = transport_bind(n->tr, n->peer_http)) != 0) {
+		snprintf(err, errlen, "cannot install the peer routes");
+		goto fail;
+	}
+	api_bind(n, n->client_http);
 
 	n->ready_ev = event_new(base, -1, 0, on_ready, n);
 	n->tick_ev = event_new(base, -1, EV_PERSIST, on_tick, n);

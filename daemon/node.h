@@ -80,7 +80,6 @@ struct node_info {
 	size_t		 keys;
 	size_t		 pending_writes;
 	size_t		 pending_reads;
-	uint64_t	 read_rounds;	/* heartbeat rounds for reads (approx.) */
 	uint64_t	 reads_served;
 	uint64_t	 syncs;		/* disk jobs completed */
 	uint64_t	 entries_persisted;

@@ -35,6 +35,7 @@ struct options {
 	uint64_t	 idle_timeout_s;
 	uint64_t	 max_inflight;		/* APPENDs in flight per peer */
 	uint64_t	 session_window;	/* exactly-once expiry, indexes */
+	uint64_t	 segment_size;		/* preallocated log segment bytes */
 	char		*test_vfs;		/* owned; test-only I/O layer */
 };
 

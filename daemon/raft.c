@@ -96,6 +96,8 @@ struct raft {
 	uint64_t		 read_seq;	/* current confirmation round */
 	bool			 seq_stamped;	/* a message carried read_seq */
 	uint64_t		 bcast_seq;	/* last round sent to everyone */
+	uint64_t		 read_rounds;	/* rounds broadcast for reads */
+	uint64_t		 reads_confirmed;
 
 	/* The pending Ready batch. */
 	struct msg_buf		 out;
@@ -923,6 +925,7 @@ confirm_reads(struct raft *r)
 		if (push_ready_read(r, r->reads[done].ctx, r->reads[done].index,
 		    true) != 0)
 			break;
+		r->reads_confirmed++;
 		done++;
 	}
 	if (done > 0) {
@@ -1225,6 +1228,22 @@ handle_append_response(struct raft *r, const struct raft_msg *m)
 		confirm_reads(r);
 	}
 	if (m->reject) {
+		if (m->prev_index == p->match && p->match > 0 &&
+		    m->hint_index <= p->match) {
+			/*
+			 * A heartbeat at its match index was refused: the
+			 * follower lost entries it had acknowledged (a
+			 * damaged or repaired disk).  Lowering match is
+			 * always safe; replicate again from its hint.
+			 */
+			trace(r, RAFT_TRACE_WARN,
+			    "follower lost acknowledged entries", p->id,
+			    m->hint_index);
+			p->match = m->hint_index > 0 ? m->hint_index - 1 : 0;
+			become_probe(p);
+			send_append(r, p);
+			return;
+		}
 		/* Ignore rejections of messages we have moved past. */
 		if (p->replicating ? m->prev_index <= p->match :
 		    m->prev_index != p->next - 1)
@@ -1446,8 +1465,10 @@ flush(struct raft *r)
 		return;
 	if (r->bcast_wanted)
 		bcast_append(r);
-	if (read_round_wanted(r))
+	if (read_round_wanted(r)) {
+		r->read_rounds++;
 		send_heartbeats(r, false);
+	}
 }
 
 static raft_index_t
@@ -1648,6 +1669,8 @@ raft_get_status(const struct raft *r, struct raft_status *st)
 	st->snapshot_index = r->snapshot_index;
 	st->config_index = r->config_index;
 	st->pending_reads = r->n_reads;
+	st->read_rounds = r->read_rounds;
+	st->reads_confirmed = r->reads_confirmed;
 }
 
 size_t

@@ -368,6 +368,8 @@ struct raft_status {
 	raft_index_t	 snapshot_index;
 	raft_index_t	 config_index;
 	size_t		 pending_reads;
+	uint64_t	 read_rounds;	/* heartbeat rounds sent for reads */
+	uint64_t	 reads_confirmed; /* reads made ready by a quorum */
 };
 
 void	 raft_get_status(const struct raft *r, struct raft_status *st);

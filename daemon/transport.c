@@ -807,12 +807,17 @@ peer_pump(struct peer *p)
 		p->inflight++;
 		if (evhttp_make_request(p->conn, req, EVHTTP_REQ_POST, path)
 		    != 0) {
-			p->inflight--;
+			if (p->inflight > 0)
+				p->inflight--;
 			p->stats.dropped++;
 			peer_fail(p, "cannot start a request to %s", p->addr);
 			break;
 		}
-		/* For numeric addresses the socket exists now: no Nagle. */
+		/*
+		 * The address is numeric, so evhttp has just created the
+		 * socket of a (re)connection synchronously: turn Nagle off
+		 * before the first byte leaves.
+		 */
 		conn_set_nodelay(p->conn);
 	}
 	p->stats.queued = p->queued;

@@ -181,6 +181,10 @@ shadow_open(struct vfs *v, const char *path, int flags, mode_t mode)
 
 	pthread_mutex_lock(&s->lock);
 	existed = lstat(path, &sb) == 0;
+	/* Publishing reads back what was written: never write-only. */
+	if ((rel = shadow_rel(s, path)) != NULL && (flags & O_ACCMODE) ==
+	    O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
 	fd = vfs_posix_ops.open(v, path, flags, mode);
 	if (fd < 0 || (rel = shadow_rel(s, path)) == NULL || *rel == '\0')
 		goto out;
@@ -351,74 +355,178 @@ shadow_ftruncate(struct vfs *v, int fd, off_t len)
 	return rc;
 }
 
-/* Mirrors the entries of real directory rel into the shadow. */
-static int
-shadow_mirror_dir(struct shadow *s, const char *real, const char *rel)
+/* Removes a directory tree (the shadow's own scratch, depth-limited). */
+static void
+shadow_rmtree(const char *dir, int depth)
 {
-	char		 sdir[PATH_MAX], path[PATH_MAX], spath[PATH_MAX];
-	char		 ipath[PATH_MAX], tmp[PATH_MAX];
 	DIR		*d;
 	struct dirent	*de;
-	struct stat	 sb, ssb, isb;
-	int		 rc = 0;
+	char		 path[PATH_MAX];
+	struct stat	 sb;
 
-	vfs_pathf(sdir, sizeof(sdir), "%s%s%s", s->dir, *rel ? "/" : "", rel);
-	if ((d = opendir(real)) == NULL)
-		return neg_errno();
-	/* Entries present in the real directory. */
+	if (depth > 4 || (d = opendir(dir)) == NULL)
+		return;
 	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		vfs_pathf(path, sizeof(path), "%s/%s", real, de->d_name);
-		vfs_pathf(spath, sizeof(spath), "%s/%s", sdir, de->d_name);
-		if (lstat(path, &sb) != 0)
+		if (vfs_pathf(path, sizeof(path), "%s/%s", dir, de->d_name) != 0)
 			continue;
-		if (S_ISDIR(sb.st_mode)) {
-			if (mkdir(spath, 0755) != 0 && errno != EEXIST) {
+		if (lstat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+			shadow_rmtree(path, depth + 1);
+		else
+			unlink(path);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+/* Reads the generation the shadow symlink points at. */
+static int
+shadow_generation(const struct shadow *s, unsigned long *gen)
+{
+	char	 target[PATH_MAX], *dot;
+	ssize_t	 n;
+
+	if ((n = readlink(s->dir, target, sizeof(target) - 1)) < 0)
+		return neg_errno();
+	target[n] = '\0';
+	if ((dot = strrchr(target, '-')) == NULL)
+		return -EINVAL;
+	*gen = strtoul(dot + 1, NULL, 10);
+	return 0;
+}
+
+/*
+ * Links the shadow file for real entry name (inode ino) into newdir:
+ * the inode file when we know the inode, else what olddir had.
+ */
+static int
+shadow_link_entry(struct shadow *s, const char *olddir, const char *newdir,
+    const char *name, ino_t ino)
+{
+	char		 ipath[PATH_MAX], opath[PATH_MAX], npath[PATH_MAX];
+	struct stat	 sb;
+	int		 rc;
+
+	shadow_inode_path(s, ino, ipath, sizeof(ipath));
+	if (vfs_pathf(opath, sizeof(opath), "%s/%s", olddir, name) != 0 ||
+	    vfs_pathf(npath, sizeof(npath), "%s/%s", newdir, name) != 0)
+		return -ENAMETOOLONG;
+	if (stat(ipath, &sb) != 0) {
+		/* Never opened through us: keep what the shadow has. */
+		if (lstat(opath, &sb) == 0)
+			return link(opath, npath) == 0 ? 0 : neg_errno();
+		if ((rc = shadow_inode_fresh(s, ino)) != 0)
+			return rc;
+	}
+	return link(ipath, npath) == 0 ? 0 : neg_errno();
+}
+
+/*
+ * Mirrors the root directory's entries into the shadow atomically, as a
+ * journaled filesystem makes a directory fsync: a new generation directory
+ * is built beside the old one and the shadow symlink is switched to it
+ * with one rename(), so a kill at any moment leaves the old or the new
+ * set of names, never half of a rename.
+ */
+static int
+shadow_mirror_root(struct shadow *s)
+{
+	char		 olddir[PATH_MAX], newdir[PATH_MAX], link_tmp[PATH_MAX];
+	char		 target[PATH_MAX], path[PATH_MAX], opath[PATH_MAX];
+	char		 npath[PATH_MAX];
+	const char	*base;
+	unsigned long	 gen;
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 sb;
+	int		 rc;
+
+	if ((rc = shadow_generation(s, &gen)) != 0)
+		return rc;
+	base = strrchr(s->dir, '/');
+	base = base != NULL ? base + 1 : s->dir;
+	if (vfs_pathf(olddir, sizeof(olddir), "%s.gen-%lu", s->dir, gen) != 0 ||
+	    vfs_pathf(newdir, sizeof(newdir), "%s.gen-%lu", s->dir, gen + 1) ||
+	    vfs_pathf(target, sizeof(target), "%s.gen-%lu", base, gen + 1) ||
+	    vfs_pathf(link_tmp, sizeof(link_tmp), "%s.link-tmp", s->dir))
+		return -ENAMETOOLONG;
+	shadow_rmtree(newdir, 0);	/* a half-built one from a kill */
+	if (mkdir(newdir, 0755) != 0)
+		return neg_errno();
+	if ((d = opendir(s->root)) == NULL)
+		return neg_errno();
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (vfs_pathf(path, sizeof(path), "%s/%s", s->root,
+		    de->d_name) != 0 || lstat(path, &sb) != 0)
+			continue;
+		if (S_ISREG(sb.st_mode))
+			rc = shadow_link_entry(s, olddir, newdir, de->d_name,
+			    sb.st_ino);
+		else if (S_ISDIR(sb.st_mode)) {
+			if (vfs_pathf(opath, sizeof(opath), "%s/%s", olddir,
+			    de->d_name) != 0 || vfs_pathf(npath, sizeof(npath),
+			    "%s/%s", newdir, de->d_name) != 0)
+				rc = -ENAMETOOLONG;
+			else if (rename(opath, npath) != 0 &&
+			    mkdir(npath, 0755) != 0)
 				rc = neg_errno();
-				break;
-			}
-			continue;
 		}
-		if (!S_ISREG(sb.st_mode))
-			continue;
-		shadow_inode_path(s, sb.st_ino, ipath, sizeof(ipath));
-		if (stat(ipath, &isb) != 0) {
-			/* Never opened through us: keep what the shadow has. */
-			if (lstat(spath, &ssb) == 0)
-				continue;
-			if ((rc = shadow_inode_fresh(s, sb.st_ino)) != 0 ||
-			    stat(ipath, &isb) != 0)
-				break;
-		}
-		if (lstat(spath, &ssb) == 0 && ssb.st_ino == isb.st_ino)
-			continue;
-		vfs_pathf(tmp, sizeof(tmp), "%s/.shadow-link.tmp", sdir);
-		unlink(tmp);
-		if (link(ipath, tmp) != 0 || rename(tmp, spath) != 0) {
-			rc = neg_errno();
+		if (rc != 0)
 			break;
-		}
 	}
 	closedir(d);
 	if (rc != 0)
 		return rc;
-	/* Shadow files whose real name is gone. */
-	if ((d = opendir(sdir)) == NULL)
+	unlink(link_tmp);
+	if (symlink(target, link_tmp) != 0 || rename(link_tmp, s->dir) != 0)
+		return neg_errno();
+	shadow_rmtree(olddir, 0);
+	return 0;
+}
+
+/* Mirrors a subdirectory of the root (not atomically; not crash-tested). */
+static int
+shadow_mirror_subdir(struct shadow *s, const char *real, const char *rel)
+{
+	char		 sdir[PATH_MAX], path[PATH_MAX], spath[PATH_MAX];
+	char		 ipath[PATH_MAX];
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 sb, ssb;
+	int		 rc = 0;
+
+	if (vfs_pathf(sdir, sizeof(sdir), "%s/%s", s->dir, rel) != 0)
+		return -ENAMETOOLONG;
+	if (mkdir(sdir, 0755) != 0 && errno != EEXIST)
+		return neg_errno();
+	if ((d = opendir(real)) == NULL)
 		return neg_errno();
 	while ((de = readdir(d)) != NULL) {
-		vfs_pathf(path, sizeof(path), "%s/%s", real, de->d_name);
-		vfs_pathf(spath, sizeof(spath), "%s/%s", sdir, de->d_name);
-		if (lstat(spath, &ssb) != 0 || !S_ISREG(ssb.st_mode))
+		if (vfs_pathf(path, sizeof(path), "%s/%s", real, de->d_name) ||
+		    vfs_pathf(spath, sizeof(spath), "%s/%s", sdir, de->d_name) ||
+		    lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
 			continue;
-		if (lstat(path, &sb) != 0 && unlink(spath) != 0) {
+		shadow_inode_path(s, sb.st_ino, ipath, sizeof(ipath));
+		if (lstat(spath, &ssb) == 0 || stat(ipath, &ssb) != 0)
+			continue;
+		if (link(ipath, spath) != 0) {
 			rc = neg_errno();
 			break;
 		}
 	}
 	closedir(d);
 	return rc;
+}
+
+/* Mirrors the entries of real directory rel into the shadow. */
+static int
+shadow_mirror_dir(struct shadow *s, const char *real, const char *rel)
+{
+	return *rel == '\0' ? shadow_mirror_root(s) :
+	    shadow_mirror_subdir(s, real, rel);
 }
 
 /* Syncs a directory and, inside the root, mirrors its entries. */
@@ -467,6 +575,67 @@ shadow_empty_dir(const char *dir)
 	closedir(d);
 }
 
+/* Removes DIR.gen-N directories a kill left behind, except the current. */
+static void
+shadow_drop_stale_generations(struct shadow *s, const char *base)
+{
+	char		 parent[PATH_MAX], path[PATH_MAX], prefix[PATH_MAX];
+	unsigned long	 cur;
+	DIR		*d;
+	struct dirent	*de;
+	size_t		 plen;
+
+	if (shadow_generation(s, &cur) != 0 ||
+	    vfs_pathf(parent, sizeof(parent), "%s", s->dir) != 0 ||
+	    vfs_pathf(prefix, sizeof(prefix), "%s.gen-", base) != 0)
+		return;
+	plen = strlen(prefix);
+	if (strrchr(parent, '/') != NULL)
+		*strrchr(parent, '/') = '\0';
+	else
+		strcpy(parent, ".");
+	if ((d = opendir(parent)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, plen) != 0 ||
+		    strtoul(de->d_name + plen, NULL, 10) == cur)
+			continue;
+		if (vfs_pathf(path, sizeof(path), "%s/%s", parent,
+		    de->d_name) == 0)
+			shadow_rmtree(path, 0);
+	}
+	closedir(d);
+}
+
+/*
+ * Makes the shadow directory a symlink to its current generation
+ * (DIR.gen-N), converting a plain directory or creating an empty one.
+ */
+static int
+shadow_setup_dir(struct shadow *s)
+{
+	char		 gen0[PATH_MAX], target[PATH_MAX];
+	const char	*base;
+	struct stat	 sb;
+
+	base = strrchr(s->dir, '/');
+	base = base != NULL ? base + 1 : s->dir;
+	if (lstat(s->dir, &sb) == 0 && S_ISLNK(sb.st_mode)) {
+		shadow_drop_stale_generations(s, base);
+		return 0;
+	}
+	if (vfs_pathf(gen0, sizeof(gen0), "%s.gen-0", s->dir) != 0 ||
+	    vfs_pathf(target, sizeof(target), "%s.gen-0", base) != 0)
+		return -ENAMETOOLONG;
+	shadow_rmtree(gen0, 0);
+	if (lstat(s->dir, &sb) == 0) {
+		if (!S_ISDIR(sb.st_mode) || rename(s->dir, gen0) != 0)
+			return -ENOTDIR;
+	} else if (mkdir(gen0, 0755) != 0)
+		return neg_errno();
+	return symlink(target, s->dir) == 0 ? 0 : neg_errno();
+}
+
 /* Creates a shadow vfs writing into shadow_dir (created if missing). */
 int
 vfs_shadow_new(const char *shadow_dir, struct vfs **out, char *err,
@@ -493,10 +662,10 @@ vfs_shadow_new(const char *shadow_dir, struct vfs **out, char *err,
 	}
 	vfs_pathf(s->dir, sizeof(s->dir), "%s", shadow_dir);
 	vfs_pathf(s->inodes, sizeof(s->inodes), "%s.inodes", shadow_dir);
-	if ((mkdir(s->dir, 0755) != 0 && errno != EEXIST) ||
-	    (mkdir(s->inodes, 0755) != 0 && errno != EEXIST)) {
-		rc = neg_errno();
-		snprintf(err, errlen, "vfs shadow: mkdir %s: %s", s->dir,
+	if ((rc = shadow_setup_dir(s)) != 0 ||
+	    (mkdir(s->inodes, 0755) != 0 && errno != EEXIST &&
+	    (rc = neg_errno()) != 0)) {
+		snprintf(err, errlen, "vfs shadow: setting up %s: %s", s->dir,
 		    strerror(-rc));
 		goto out;
 	}

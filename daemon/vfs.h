@@ -15,7 +15,10 @@
  *                    DIR is therefore what a power loss would leave.  It
  *                    mirrors the directory given to vfs_bind() (the data
  *                    directory); DIR must start as a copy of it (or empty
- *                    when it is new).  DIR.inodes is its scratch space.
+ *                    when it is new).  DIR becomes a symlink to DIR.gen-N,
+ *                    switched atomically at each directory fsync so that a
+ *                    kill never leaves half a rename; DIR.inodes holds one
+ *                    file per real inode.
  *   fault:OPTS       plain system calls that fail on purpose, OPTS being a
  *                    comma-separated list of
  *                      enospc-after-bytes=N   writes past N bytes in total

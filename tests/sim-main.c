@@ -278,6 +278,9 @@ fault_apply(struct chaos *c, enum fault_kind kind)
 		c->flap = true;
 		c->flap_leader = 0;
 		c->flap_len = (unsigned)sim_rng_range(&c->plan, 1, 8);
+		/* Lose many first appends, leaving uncommitted tails. */
+		sim_set_loss(c->sim, (unsigned)sim_rng_range(&c->plan, 0,
+		    300), 0);
 		sim_note(c->sim, "flapping leaders (%u ticks each)",
 		    c->flap_len);
 		break;
@@ -427,7 +430,7 @@ run_seed(const struct run_opts *o, struct run_stats *stats, bool tap,
 	struct chaos c;
 	char err[256];
 	unsigned n_faults, slot, k, t, start, heal, next;
-	uint64_t committed, dropped, open, rok, rfail, rwait;
+	uint64_t committed = 0, dropped, open, rok, rfail, rwait;
 	enum fault_kind kind;
 	int rc = 0;
 
@@ -512,8 +515,8 @@ run_seed(const struct run_opts *o, struct run_stats *stats, bool tap,
 	sim_read_counts(c.sim, &rok, &rfail, &rwait);
 	if (sim_error(c.sim) == NULL && o->ticks >= 10000 &&
 	    committed < o->min_commits)
-		sim_fail(c.sim, "Workload", "only %" PRIu64 " commits (want %u)",
-		    committed, o->min_commits);
+		sim_fail(c.sim, "Workload", "only %" PRIu64 " commits (want "
+		    "%u)", committed, o->min_commits);
 	if (sim_error(c.sim) == NULL && c.faults < o->min_faults)
 		sim_fail(c.sim, "Workload", "only %" PRIu64 " faults (want %u)",
 		    c.faults, o->min_faults);
@@ -536,10 +539,11 @@ run_seed(const struct run_opts *o, struct run_stats *stats, bool tap,
 report:
 	if (tap)
 		printf("%s %u - seed %" PRIu64 " nodes %u: %" PRIu64 " ticks, %"
-		    PRIu64 " commits, %" PRIu64 " faults\n", rc ? "not ok" : "ok",
-		    tap_no, o->seed, o->nodes, sim_now_ticks(c.sim), committed,
-		    c.faults);
-	sim_free(c.sim);
+		    PRIu64 " commits, %" PRIu64 " faults\n",
+		    rc ? "not ok" : "ok", tap_no, o->seed, o->nodes,
+		    c.sim ? sim_now_ticks(c.sim) : 0, committed, c.faults);
+	if (c.sim != NULL)
+		sim_free(c.sim);
 	stats->seeds++;
 	if (rc != 0) {
 		if (stats->failed == 0) {
@@ -689,7 +693,8 @@ main(int argc, char **argv)
 			if (pids[w] == 0) {
 				close(fds[w][0]);
 				memset(&part, 0, sizeof(part));
-				run_range(o, first, count, w, jobs, false, &part);
+				run_range(o, first, count, w, jobs, false,
+				    &part);
 				if (write(fds[w][1], &part, sizeof(part)) !=
 				    (ssize_t)sizeof(part))
 					_exit(3);
@@ -720,7 +725,8 @@ main(int argc, char **argv)
 	    total.msgs);
 	if (total.failed != 0)
 		printf("%sraftsim: first failure: tests/raftsim --nodes %u "
-		    "--seed %" PRIu64 " --ticks %u --verbose\n", tap ? "# " : "",
+		    "--seed %" PRIu64 " --ticks %u --verbose\n",
+		    tap ? "# " : "",
 		    total.first_failed_nodes, total.first_failed_seed, o.ticks);
 	printf("%sraftsim: %" PRIu64 " passed, %" PRIu64 " failed\n",
 	    tap ? "# " : "", total.seeds - total.failed, total.failed);

@@ -511,6 +511,7 @@ sim_fail(struct sim *s, const char *invariant, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Returns the first violation, or NULL. */
 const char *
 sim_error(const struct sim *s)
 {
@@ -812,9 +813,9 @@ ready_entries(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 	if (rd->n_entries > 0) {
 		first = rd->entries[0].index;
 		if (first < 1 || first > n->mlast + 1) {
-			sim_fail(s, "Log contiguity", "node %" PRIu64 " handed "
-			    "out entries from %" PRIu64 " after a log ending at "
-			    "%" PRIu64, n->id, first, n->mlast);
+			sim_fail(s, "Log contiguity", "node %" PRIu64
+			    " handed out entries from %" PRIu64 " after a log "
+			    "ending at %" PRIu64, n->id, first, n->mlast);
 			return NULL;
 		}
 		raft_get_status(n->r, &st);
@@ -825,23 +826,26 @@ ready_entries(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 			    PRIu64 " (last %" PRIu64 ")", n->id, st.term,
 			    first, n->mlast);
 		if (first <= n->commit)
-			sim_fail(s, "Commit safety", "node %" PRIu64 " truncated"
-			    " its log at %" PRIu64 ", at or below its commit "
-			    "index %" PRIu64, n->id, first, n->commit);
+			sim_fail(s, "Commit safety", "node %" PRIu64
+			    " truncated its log at %" PRIu64 ", at or below "
+			    "its commit index %" PRIu64, n->id, first,
+			    n->commit);
 		n->mlog = grow(n->mlog, &n->mcap, first + rd->n_entries + 1,
 		    sizeof(*n->mlog));
 		n->mlast = first - 1;
 		for (i = 0; i < rd->n_entries && !s->failed; i++) {
 			e = &rd->entries[i];
 			idx = first + i;
-			if (e->index != idx || e->term < n->mlog[idx - 1].term ||
-			    e->term > st.term || (e->len > 0 && e->data == NULL)) {
-				sim_fail(s, "Log shape", "node %" PRIu64 " handed"
-				    " out entry %" PRIu64 " term %" PRIu64 " at "
-				    "position %" PRIu64 " after term %" PRIu64
-				    " (node term %" PRIu64 ")", n->id, e->index,
-				    e->term, idx, n->mlog[idx - 1].term,
-				    st.term);
+			if (e->index != idx ||
+			    e->term < n->mlog[idx - 1].term ||
+			    e->term > st.term ||
+			    (e->len > 0 && e->data == NULL)) {
+				sim_fail(s, "Log shape", "node %" PRIu64
+				    " handed out entry %" PRIu64 " term %"
+				    PRIu64 " at position %" PRIu64 " after "
+				    "term %" PRIu64 " (node term %" PRIu64 ")",
+				    n->id, e->index, e->term, idx,
+				    n->mlog[idx - 1].term, st.term);
 				break;
 			}
 			n->mlog[idx].term = e->term;
@@ -907,10 +911,11 @@ ready_apply(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 		if (e->index > n->dlast || n->dlog[e->index].term != e->term ||
 		    entry_hash(n->dlog[e->index].type, n->dlog[e->index].data,
 		    n->dlog[e->index].len) != h) {
-			sim_fail(s, "Durability (apply)", "node %" PRIu64 " was "
-			    "told to apply index %" PRIu64 " term %" PRIu64
-			    " which its durable log (ending at %" PRIu64 ") "
-			    "does not hold", n->id, e->index, e->term, n->dlast);
+			sim_fail(s, "Durability (apply)", "node %" PRIu64
+			    " was told to apply index %" PRIu64 " term %"
+			    PRIu64 " which its durable log (ending at %"
+			    PRIu64 ") does not hold", n->id, e->index,
+			    e->term, n->dlast);
 			return;
 		}
 		ci = cinfo_at(s, e->index);
@@ -953,9 +958,9 @@ ready_reads(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 		rec = &s->reads[rr->ctx - 1];
 		if (rec->node != n->id || rec->incarnation != n->incarnation ||
 		    rec->done) {
-			sim_fail(s, "ReadIndex", "node %" PRIu64 " answered read"
-			    " %" PRIu64 " which it does not own or already "
-			    "answered", n->id, rr->ctx);
+			sim_fail(s, "ReadIndex", "node %" PRIu64
+			    " answered read %" PRIu64 " which it does not "
+			    "own or already answered", n->id, rr->ctx);
 			return;
 		}
 		rec->done = true;
@@ -964,10 +969,11 @@ ready_reads(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 		evrec(s, ER_READ_DONE, 0, n->id, 0, rr->ctx, rr->ok, rr->index,
 		    rec->bound);
 		if (rr->ok && rr->index < rec->bound)
-			sim_fail(s, "No stale read", "node %" PRIu64 " confirmed"
-			    " read %" PRIu64 " at index %" PRIu64 " but index %"
-			    PRIu64 " was already committed when it was "
-			    "submitted", n->id, rr->ctx, rr->index, rec->bound);
+			sim_fail(s, "No stale read", "node %" PRIu64
+			    " confirmed read %" PRIu64 " at index %" PRIu64
+			    " but index %" PRIu64 " was already committed "
+			    "when it was submitted", n->id, rr->ctx,
+			    rr->index, rec->bound);
 	}
 }
 
@@ -992,7 +998,8 @@ handle_ready(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 			w->held = sim_xcalloc(rd->n_msgs_after_persist,
 			    sizeof(*w->held));
 			for (i = 0; i < rd->n_msgs_after_persist; i++)
-				w->held[i] = msg_clone(&rd->msgs_after_persist[i]);
+				w->held[i] =
+				    msg_clone(&rd->msgs_after_persist[i]);
 			w->n_held = rd->n_msgs_after_persist;
 		}
 		if (n->wq_tail != NULL)
@@ -1049,9 +1056,10 @@ node_check(struct sim *s, struct sim_node *n)
 	if (s->failed || !n->alive)
 		return;
 	raft_get_status(n->r, &st);
-	if (st.last_index != n->mlast || st.last_term != n->mlog[n->mlast].term) {
-		sim_fail(s, "Ready completeness", "node %" PRIu64 " log ends at "
-		    "%" PRIu64 "/%" PRIu64 " but its Ready batches built %"
+	if (st.last_index != n->mlast ||
+	    st.last_term != n->mlog[n->mlast].term) {
+		sim_fail(s, "Ready completeness", "node %" PRIu64 " log ends "
+		    "at %" PRIu64 "/%" PRIu64 " but its Ready batches built %"
 		    PRIu64 "/%" PRIu64, n->id, st.last_index, st.last_term,
 		    n->mlast, n->mlog[n->mlast].term);
 		return;
@@ -1063,7 +1071,8 @@ node_check(struct sim *s, struct sim_node *n)
 	}
 	if (st.commit < n->commit) {
 		sim_fail(s, "Commit monotonic", "node %" PRIu64 " commit went "
-		    "from %" PRIu64 " to %" PRIu64, n->id, n->commit, st.commit);
+		    "from %" PRIu64 " to %" PRIu64, n->id, n->commit,
+		    st.commit);
 		return;
 	}
 	if (st.commit > st.last_index) {
@@ -1085,7 +1094,8 @@ node_check(struct sim *s, struct sim_node *n)
 		    st.commit, st.last_index);
 	if (st.role == RAFT_LEADER) {
 		note_leader(s, n, st.term);
-		if (!s->failed && (n->role != RAFT_LEADER || n->term != st.term)) {
+		if (!s->failed &&
+		    (n->role != RAFT_LEADER || n->term != st.term)) {
 			c = s->commit_max;
 			ci = cinfo_at(s, c);
 			if (c > n->mlast || n->mlog[c].chain != ci->chain)
@@ -1200,6 +1210,7 @@ sim_crash(struct sim *s, raft_id_t id)
 	return 0;
 }
 
+/* Restarts a crashed node from its durable state. */
 int
 sim_restart(struct sim *s, raft_id_t id)
 {
@@ -1208,6 +1219,7 @@ sim_restart(struct sim *s, raft_id_t id)
 	return node_start(s, &s->nodes[id]);
 }
 
+/* Restarts a crashed node with its durable term raised and no vote. */
 int
 sim_restart_bumped(struct sim *s, raft_id_t id, raft_term_t delta)
 {
@@ -1218,6 +1230,7 @@ sim_restart_bumped(struct sim *s, raft_id_t id, raft_term_t delta)
 	return node_start(s, &s->nodes[id]);
 }
 
+/* True if node id is running. */
 bool
 sim_alive(const struct sim *s, raft_id_t id)
 {
@@ -1227,6 +1240,7 @@ sim_alive(const struct sim *s, raft_id_t id)
 /* ------------------------------------------------------------------ */
 /* Creation.                                                           */
 
+/* Fills a reliable 3-node configuration with no disk latency. */
 void
 sim_config_defaults(struct sim_config *cfg)
 {
@@ -1242,6 +1256,7 @@ sim_config_defaults(struct sim_config *cfg)
 	cfg->delay_max = 1;
 }
 
+/* Creates and bootstraps a simulated cluster. */
 int
 sim_new(const struct sim_config *cfg, struct sim **out, char *err,
     size_t errlen)
@@ -1343,6 +1358,7 @@ out:
 	return rc;
 }
 
+/* Frees the simulator, its cores, disks and queued events. */
 void
 sim_free(struct sim *s)
 {
@@ -1384,7 +1400,8 @@ static void
 run_event(struct sim *s, struct event *e)
 {
 	struct sim_node *n = &s->nodes[e->node];
-	struct raft_status before, after;
+	struct raft_status after;
+	raft_term_t before_term;
 	int rc;
 
 	s->now = e->time;
@@ -1402,8 +1419,9 @@ run_event(struct sim *s, struct event *e)
 		return;
 	}
 	evrec(s, ER_DELIVER, e->msg->type, e->msg->from, e->msg->to,
-	    e->msg->term, e->msg->prev_index, e->msg->n_entries, e->msg->commit);
-	raft_get_status(n->r, &before);
+	    e->msg->term, e->msg->prev_index, e->msg->n_entries,
+	    e->msg->commit);
+	before_term = n->term;
 	rc = raft_step(n->r, e->msg);
 	if (rc != 0 && rc != -RAFT_EINVAL)
 		sim_fail(s, "Core", "raft_step() on node %" PRIu64 " returned "
@@ -1413,14 +1431,15 @@ run_event(struct sim *s, struct event *e)
 	    (e->msg->type == RAFT_MSG_PREVOTE_RESP && !e->msg->reject))) {
 		raft_get_status(n->r, &after);
 		/* A granted pre-vote may start the real campaign, no more. */
-		if (after.term != before.term &&
+		if (after.term != before_term &&
 		    (e->msg->type == RAFT_MSG_PREVOTE ||
 		    after.role != RAFT_CANDIDATE ||
-		    after.term != before.term + 1))
-			sim_fail(s, "PreVote", "a %s from %" PRIu64 " moved node"
-			    " %" PRIu64 " from term %" PRIu64 " to %" PRIu64,
+		    after.term != before_term + 1))
+			sim_fail(s, "PreVote", "a %s from %" PRIu64
+			    " moved node %" PRIu64 " from term %" PRIu64
+			    " to %" PRIu64,
 			    raft_msg_type_name(e->msg->type), e->msg->from,
-			    n->id, before.term, after.term);
+			    n->id, before_term, after.term);
 	}
 	free(e->msg);
 }
@@ -1440,6 +1459,7 @@ tick_node(struct sim *s, struct sim_node *n)
 		    raft_role_name(n->role));
 }
 
+/* Advances one tick: ticks every live node, then runs what is due. */
 int
 sim_tick(struct sim *s)
 {
@@ -1462,6 +1482,7 @@ sim_tick(struct sim *s)
 	return sim_flush(s);
 }
 
+/* Runs the events due before the end of the current tick. */
 int
 sim_flush(struct sim *s)
 {
@@ -1476,6 +1497,7 @@ sim_flush(struct sim *s)
 	return s->failed ? -1 : 0;
 }
 
+/* Runs a number of ticks. */
 int
 sim_run(struct sim *s, unsigned ticks)
 {
@@ -1487,6 +1509,7 @@ sim_run(struct sim *s, unsigned ticks)
 	return 0;
 }
 
+/* Runs until a predicate holds or the tick budget is spent. */
 int
 sim_run_until(struct sim *s, bool (*pred)(struct sim *, void *), void *ctx,
     unsigned max_ticks)
@@ -1514,6 +1537,7 @@ has_leader(struct sim *s, void *ctx)
 	return sim_leader(s) != 0;
 }
 
+/* Runs until a leader exists and returns it, or 0. */
 raft_id_t
 sim_wait_leader(struct sim *s, unsigned max_ticks)
 {
@@ -1525,6 +1549,7 @@ sim_wait_leader(struct sim *s, unsigned max_ticks)
 /* ------------------------------------------------------------------ */
 /* Faults.                                                             */
 
+/* Sets the symmetric link between two nodes. */
 void
 sim_set_link(struct sim *s, raft_id_t a, raft_id_t b, bool up)
 {
@@ -1534,6 +1559,7 @@ sim_set_link(struct sim *s, raft_id_t a, raft_id_t b, bool up)
 	s->link[b][a] = up;
 }
 
+/* Cuts one node off from all others. */
 void
 sim_isolate(struct sim *s, raft_id_t id)
 {
@@ -1543,6 +1569,7 @@ sim_isolate(struct sim *s, raft_id_t id)
 		sim_set_link(s, id, i, false);
 }
 
+/* Restores every link. */
 void
 sim_heal(struct sim *s)
 {
@@ -1553,6 +1580,7 @@ sim_heal(struct sim *s)
 			s->link[i][j] = true;
 }
 
+/* Sets the drop and duplication rates. */
 void
 sim_set_loss(struct sim *s, unsigned drop_permille, unsigned dup_permille)
 {
@@ -1560,6 +1588,7 @@ sim_set_loss(struct sim *s, unsigned drop_permille, unsigned dup_permille)
 	s->cfg.dup_permille = dup_permille;
 }
 
+/* Sets the message delay range, in time units. */
 void
 sim_set_delay(struct sim *s, unsigned lo, unsigned hi)
 {
@@ -1567,6 +1596,7 @@ sim_set_delay(struct sim *s, unsigned lo, unsigned hi)
 	s->cfg.delay_max = hi < s->cfg.delay_min ? s->cfg.delay_min : hi;
 }
 
+/* Installs (or removes, with NULL) the message filter. */
 void
 sim_set_filter(struct sim *s, sim_filter_fn *fn, void *ctx)
 {
@@ -1577,6 +1607,7 @@ sim_set_filter(struct sim *s, sim_filter_fn *fn, void *ctx)
 /* ------------------------------------------------------------------ */
 /* Workload.                                                           */
 
+/* Proposes an entry on a node and records it for the liveness check. */
 int
 sim_propose(struct sim *s, raft_id_t id, const char *data,
     raft_index_t *index, raft_term_t *term)
@@ -1614,6 +1645,7 @@ sim_propose(struct sim *s, raft_id_t id, const char *data,
 	return rc;
 }
 
+/* Submits a ReadIndex on a node, recording its staleness bound. */
 int
 sim_read(struct sim *s, raft_id_t id, uint64_t *ctx)
 {
@@ -1646,6 +1678,7 @@ sim_read(struct sim *s, raft_id_t id, uint64_t *ctx)
 	return 0;
 }
 
+/* Reports the outcome of a read, false while it is unanswered. */
 bool
 sim_read_result(const struct sim *s, uint64_t ctx, bool *ok,
     raft_index_t *index)
@@ -1662,6 +1695,7 @@ sim_read_result(const struct sim *s, uint64_t ctx, bool *ok,
 	return true;
 }
 
+/* Delivers a hand-made message to its recipient at once. */
 int
 sim_deliver(struct sim *s, const struct raft_msg *m)
 {
@@ -1681,18 +1715,21 @@ sim_deliver(struct sim *s, const struct raft_msg *m)
 /* ------------------------------------------------------------------ */
 /* Introspection.                                                      */
 
+/* Returns the number of nodes. */
 unsigned
 sim_nodes(const struct sim *s)
 {
 	return s->cfg.nodes;
 }
 
+/* Returns the number of ticks run. */
 uint64_t
 sim_now_ticks(const struct sim *s)
 {
 	return s->ticks;
 }
 
+/* Returns the core of a live node, or NULL. */
 struct raft *
 sim_raft(struct sim *s, raft_id_t id)
 {
@@ -1701,6 +1738,7 @@ sim_raft(struct sim *s, raft_id_t id)
 	return s->nodes[id].r;
 }
 
+/* Fills the status of a node (zeroed when it is down). */
 void
 sim_status(const struct sim *s, raft_id_t id, struct raft_status *st)
 {
@@ -1710,6 +1748,7 @@ sim_status(const struct sim *s, raft_id_t id, struct raft_status *st)
 		raft_get_status(s->nodes[id].r, st);
 }
 
+/* Returns the live leader of the highest term, or 0. */
 raft_id_t
 sim_leader(const struct sim *s)
 {
@@ -1728,12 +1767,14 @@ sim_leader(const struct sim *s)
 	return best;
 }
 
+/* Returns the highest commit index seen on any node. */
 raft_index_t
 sim_commit_max(const struct sim *s)
 {
 	return s->commit_max;
 }
 
+/* Returns the term committed at index, or 0. */
 raft_term_t
 sim_committed_term(const struct sim *s, raft_index_t index)
 {
@@ -1742,6 +1783,7 @@ sim_committed_term(const struct sim *s, raft_index_t index)
 	return s->idx[index].term;
 }
 
+/* Returns the last index a live node applied since it started. */
 raft_index_t
 sim_applied(const struct sim *s, raft_id_t id)
 {
@@ -1750,6 +1792,7 @@ sim_applied(const struct sim *s, raft_id_t id)
 	return s->nodes[id].applied;
 }
 
+/* Returns the last index of a node's durable log. */
 raft_index_t
 sim_durable_last(const struct sim *s, raft_id_t id)
 {
@@ -1758,6 +1801,7 @@ sim_durable_last(const struct sim *s, raft_id_t id)
 	return s->nodes[id].dlast;
 }
 
+/* Fills a node's durable hard state. */
 void
 sim_durable_hs(const struct sim *s, raft_id_t id, struct raft_hard_state *hs)
 {
@@ -1766,6 +1810,7 @@ sim_durable_hs(const struct sim *s, raft_id_t id, struct raft_hard_state *hs)
 		*hs = s->nodes[id].dhs;
 }
 
+/* Counts messages sent of one type (0: all types). */
 uint64_t
 sim_msg_count(const struct sim *s, int type)
 {
@@ -1779,6 +1824,7 @@ sim_msg_count(const struct sim *s, int type)
 	return total;
 }
 
+/* Counts append rejections sent by a node. */
 uint64_t
 sim_reject_count(const struct sim *s, raft_id_t from)
 {
@@ -1787,6 +1833,7 @@ sim_reject_count(const struct sim *s, raft_id_t from)
 	return s->rejects[from];
 }
 
+/* Resets the message counters. */
 void
 sim_reset_counts(struct sim *s)
 {
@@ -1796,18 +1843,21 @@ sim_reset_counts(struct sim *s)
 	s->max_app_bytes = 0;
 }
 
+/* Returns the most entries seen in one APPEND. */
 uint32_t
 sim_max_append_entries(const struct sim *s)
 {
 	return s->max_app_entries;
 }
 
+/* Returns the most payload bytes seen in one APPEND. */
 uint64_t
 sim_max_append_bytes(const struct sim *s)
 {
 	return s->max_app_bytes;
 }
 
+/* Counts proposals committed, dropped and still open. */
 void
 sim_proposal_counts(const struct sim *s, uint64_t *committed,
     uint64_t *dropped, uint64_t *open)
@@ -1827,6 +1877,7 @@ sim_proposal_counts(const struct sim *s, uint64_t *committed,
 	}
 }
 
+/* Counts reads confirmed, failed and still waiting. */
 void
 sim_read_counts(const struct sim *s, uint64_t *ok, uint64_t *failed,
     uint64_t *waiting)
@@ -1846,6 +1897,7 @@ sim_read_counts(const struct sim *s, uint64_t *ok, uint64_t *failed,
 	}
 }
 
+/* Runs the end-of-run durability and liveness checks. */
 int
 sim_check_final(struct sim *s, bool require_resolved, bool require_reads)
 {
@@ -1880,6 +1932,7 @@ sim_check_final(struct sim *s, bool require_resolved, bool require_reads)
 /* ------------------------------------------------------------------ */
 /* The failure dump.                                                   */
 
+/* Prints nodes, trace lines, faults and recent events for a failure. */
 void
 sim_dump(const struct sim *s, FILE *fp)
 {
@@ -1895,8 +1948,9 @@ sim_dump(const struct sim *s, FILE *fp)
 	for (i = 1; i <= s->cfg.nodes; i++) {
 		n = &s->nodes[i];
 		if (!n->alive) {
-			fprintf(fp, "#  n%u DOWN  durable term %" PRIu64 " vote %"
-			    PRIu64 " commit %" PRIu64 " log %" PRIu64 "\n", i,
+			fprintf(fp, "#  n%u DOWN  durable term %" PRIu64
+			    " vote %" PRIu64 " commit %" PRIu64 " log %"
+			    PRIu64 "\n", i,
 			    n->dhs.term, n->dhs.vote, n->dhs.commit, n->dlast);
 			continue;
 		}
@@ -1921,7 +1975,8 @@ sim_dump(const struct sim *s, FILE *fp)
 			fprintf(fp, "# last trace lines of n%u:\n", i);
 		for (k = from; k < n->n_trace; k++) {
 			t = &n->trace[k % TRACE_RING];
-			fprintf(fp, "#   %8.1f n%u %s %" PRIu64 " %" PRIu64 "\n",
+			fprintf(fp, "#   %8.1f n%u %s %" PRIu64 " %" PRIu64
+			    "\n",
 			    (double)t->time / SIM_UNITS_PER_TICK, i,
 			    t->what ? t->what : "?", t->a, t->b);
 		}

@@ -80,6 +80,7 @@ fd_read(void *arg, void *buf, size_t len)
 	return n < 0 ? -errno : n;
 }
 
+/* Loads the keys, then prints memory, speed and snapshot figures. */
 int
 main(int argc, char **argv)
 {

@@ -41,6 +41,7 @@ decode_canonical(const unsigned char *buf, size_t len, int *decoded)
 	return n == (long long)len && memcmp(out, buf, len) == 0;
 }
 
+/* Runs the encoding tests and prints TAP. */
 int
 main(void)
 {

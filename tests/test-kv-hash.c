@@ -12,6 +12,7 @@
 #define K0	0x0706050403020100ULL
 #define K1	0x0f0e0d0c0b0a0908ULL
 
+/* Checks the reference vectors and the streaming interface. */
 int
 main(void)
 {

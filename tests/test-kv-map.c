@@ -31,6 +31,7 @@ make_key(char *buf, size_t cap, unsigned i)
 	return (size_t)snprintf(buf, cap, "k%05u", i);
 }
 
+/* Runs the map tests and prints TAP. */
 int
 main(void)
 {

@@ -90,6 +90,16 @@ holds(struct kv *kv, const char *key, const char *value, uint64_t mod)
 	    memcmp(e.value, value, e.value_len) == 0 && e.mod_index == mod;
 }
 
+/* True if client id has a live session in both, with the same activity. */
+static int
+same_session(const struct kv *a, const struct kv *b, uint64_t id)
+{
+	uint64_t	 seq_a, seq_b, last_a, last_b;
+
+	return kv_session_get(a, id, &seq_a, &last_a) == 0 &&
+	    kv_session_get(b, id, &seq_b, &last_b) == 0 && last_a == last_b;
+}
+
 /* Basic writes and reads. */
 static void
 test_basic(struct tap *t)
@@ -405,6 +415,33 @@ test_hash(struct tap *t)
 	run(b, 1, PUTS("k", "v", -1, 5, 1));
 	ok(t, kv_state_hash(b) != h0, "a session differs");
 	kv_free(b);
+	kv_free(a);
+	a = make_kv(1000, 10, 10, 1);
+	run(a, 1, PUTS("k", "v", -1, 5, 1));
+	b = make_kv(1000, 10, 10, 1);
+	run(b, 1, PUTS("k", "v", -1, 5, 1));
+	run(a, 2, PUTS("k", "v", -1, 5, 2));
+	run(b, 2, PUTS("k", "v", -1, 5, 3));
+	ok(t, same_session(a, b, 5), "same session but for its seq");
+	ok(t, kv_state_hash(a) != kv_state_hash(b), "only a session's seq "
+	    "differs");
+	kv_free(a);
+	a = make_kv(1000, 10, 10, 1);
+	run(a, 1, PUTS("k", "v", -1, 5, 1));
+	kv_free(b);
+	b = make_kv(1000, 10, 10, 1);
+	run(b, 1, PUTS("k", "v", -1, 6, 1));
+	ok(t, kv_state_hash(a) != kv_state_hash(b), "only a client id "
+	    "differs");
+	kv_free(b);
+	b = make_kv(1000, 10, 10, 1);
+	run(b, 1, PUTS("k", "v", 0, 5, 1));
+	is_u64(t, kv_state_hash(a), kv_state_hash(b), "a cas that held leaves "
+	    "the same state");
+	kv_free(b);
+	kv_free(a);
+	a = make_kv(1000, 10, 10, 1);
+	run(a, 1, PUT("k", "v"));
 	b = make_kv(1000, 10, 10, 1);
 	run(b, 1, ((struct op){ KVCMD_PUT, "k\0", 2, "v", -1, 0, 0 }));
 	ok(t, kv_state_hash(b) != h0, "a trailing NUL in the key differs");
@@ -421,6 +458,7 @@ test_hash(struct tap *t)
 	kv_free(b);
 }
 
+/* Runs every rule group and prints TAP. */
 int
 main(void)
 {

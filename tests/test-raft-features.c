@@ -266,7 +266,8 @@ test_read_index(struct tap *t)
 	struct sim *s;
 	raft_id_t leader;
 	raft_index_t index;
-	uint64_t ctx, many[10], appends, start, bound;
+	uint64_t ctx, many[10], appends, start, bound, rounds;
+	struct raft_status st;
 	bool okay, all;
 	unsigned i;
 
@@ -304,6 +305,8 @@ test_read_index(struct tap *t)
 	leader = sim_leader(s);
 	sim_reset_counts(s);
 	start = sim_now_ticks(s);
+	sim_status(s, leader, &st);
+	rounds = st.read_rounds;
 	for (i = 0; i < 10; i++)
 		sim_read(s, leader, &many[i]);
 	sim_run_until(s, read_done, &many[9], BOUND);
@@ -313,6 +316,10 @@ test_read_index(struct tap *t)
 	for (i = 0, all = true; i < 10; i++)
 		all = all && sim_read_result(s, many[i], &okay, &index) && okay;
 	ok(t, all, "read index: 10 reads confirmed");
+	sim_status(s, leader, &st);
+	/* The first read starts a round; the nine after it share the next. */
+	ok(t, st.read_rounds - rounds <= 2, "read index: 10 reads need %"
+	    PRIu64 " <= 2 rounds", st.read_rounds - rounds);
 	ok(t, appends <= bound && appends < 10 * 2, "read index: they shared "
 	    "rounds (%" PRIu64 " appends <= %" PRIu64 ")", appends, bound);
 

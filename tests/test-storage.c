@@ -143,6 +143,18 @@ reopen_expect(struct fixture *fx, uint64_t first, uint64_t last, uint32_t len,
 	return good;
 }
 
+/* Prints a multi-line text as TAP diagnostics, one "#" line each. */
+static void
+diag_lines(const char *title, char *text)
+{
+	char	*line, *save = NULL;
+
+	diag("%s:", title);
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		diag("  %s", line);
+}
+
 /* CRC-32C against published vectors, software against hardware. */
 static void
 test_crc(struct tap *t)
@@ -637,7 +649,7 @@ test_closed_corruption(struct tap *t)
 	is_int(t, rc, -EBADMSG, "check finds the problem");
 	ok(t, strstr(report, "CORRUPT") && strstr(report, "--repair") &&
 	    strstr(report, "hard state: none"), "check report is useful");
-	diag("check report:\n%s", report);
+	diag_lines("check report", report);
 	is_int(t, fx_open(&fx, NULL, SEGSZ, 0, &st), -EBADMSG,
 	    "check without --repair changed nothing");
 	rep = fmemopen(report, sizeof(report), "w");
@@ -648,7 +660,7 @@ test_closed_corruption(struct tap *t)
 	is_int(t, rc, 0, "repair succeeds");
 	ok(t, strstr(report, "repair: copied") && strstr(report, "repaired"),
 	    "repair keeps copies");
-	diag("repair report:\n%s", report);
+	diag_lines("repair report", report);
 	ok(t, tu_count(fx.dir, "repair-") == 1, "backup directory exists");
 	ok(t, reopen_expect(&fx, 1, SEGN + 3, 100, NULL),
 	    "after repair: entries before the corruption");
@@ -725,8 +737,9 @@ test_write_errors(struct tap *t)
 	    "a later sync fails with the original error");
 	is_int(t, storage_save_hard_state(st, &hs, fx.err, sizeof(fx.err)),
 	    -ENOSPC, "a later hard-state write fails too");
-	ok(t, storage_error(st, &msg) == -ENOSPC && strstr(msg, "No space"),
-	    "storage_error: %s", msg);
+	rc = storage_error(st, &msg);
+	ok(t, rc == -ENOSPC && strstr(msg, "No space"), "storage_error: %s",
+	    msg);
 	storage_close(st);
 	vfs_free(v);
 	ok(t, reopen_expect(&fx, 1, durable, 500, NULL) ||
@@ -735,7 +748,7 @@ test_write_errors(struct tap *t)
 	fx_done(&fx);
 
 	fx_init(&fx, "eio");
-	vfs_from_spec("fault:eio-on-sync=6", &v, fx.err, sizeof(fx.err));
+	vfs_from_spec("fault:eio-on-sync=12", &v, fx.err, sizeof(fx.err));
 	fx_open(&fx, v, 1 << 20, 0, &st);
 	durable = 0;
 	rc = 0;

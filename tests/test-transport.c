@@ -12,7 +12,10 @@
 #include <sys/socket.h>
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <arpa/inet.h>
+
+#include <dirent.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -325,6 +328,43 @@ check_every_type(struct tap *t, struct ctx *c)
 	ok(t, run_until(c, got_count, &w, 2000), "node 3 hears node 1");
 }
 
+/* Times one message 1 -> 2, from transport_send() to the callback. */
+static void
+measure_one_way(struct tap *t, struct ctx *c, unsigned rounds)
+{
+	struct raft_msg m;
+	struct wait_count w;
+	uint64_t *us = calloc(rounds, sizeof(*us)), x;
+	struct timespec a, b;
+	unsigned i, j, n = 0;
+
+	make_msg(&m, RAFT_MSG_VOTE, 1, 2, NULL, NULL, 0, 0);
+	w.n = &c->nodes[2];
+	w.type = RAFT_MSG_VOTE;
+	for (i = 0; i < rounds; i++) {
+		w.want = w.n->count[RAFT_MSG_VOTE] + 1;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		transport_send(c->nodes[1].t, &m);
+		if (!run_until(c, got_count, &w, 2000))
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		us[n++] = (uint64_t)(((int64_t)b.tv_sec - a.tv_sec) * 1000000 +
+		    ((int64_t)b.tv_nsec - a.tv_nsec) / 1000);
+	}
+	is_int(t, n, rounds, "one-way: %u messages arrive", rounds);
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && us[j - 1] > us[j]; j--) {
+			x = us[j];
+			us[j] = us[j - 1];
+			us[j - 1] = x;
+		}
+	if (n > 0)
+		diag("one request_vote 1 -> 2, send to callback: min %.3f ms, "
+		    "median %.3f ms, p90 %.3f ms", us[0] / 1000.0,
+		    us[n / 2] / 1000.0, us[n * 9 / 10] / 1000.0);
+	free(us);
+}
+
 /* Returns the fastest of 5 local encode+decode runs of m, in ms. */
 static double
 codec_ms(const struct raft_msg *m)
@@ -414,13 +454,68 @@ measure_round_trips(struct tap *t, struct ctx *c, uint32_t n_entries,
 		for (i = 0, j = 0; i < arrived; i++)
 			if (samples[i] / 1000.0 - codec >= limit_ms)
 				j++;
+#if defined(__SANITIZE_ADDRESS__)
+		/* Sanitizers on a shared machine: timings are only shown. */
+		diag("%s: %u of %u round trips took %.0f ms more than "
+		    "encode+decode (not checked under sanitizers)", what, j,
+		    arrived, limit_ms);
+#else
 		ok(t, j * 4 < arrived, "%s: %u of %u round trips took %.0f ms "
 		    "more than encode+decode (a quarter allowed)", what, j,
 		    arrived, limit_ms);
+#endif
 	}
 	free(samples);
 	free(ents);
 	free(buf);
+}
+
+/*
+ * Checks TCP_NODELAY on every TCP socket of this process whose local or
+ * remote port is port: the listener, the accepted sockets and the client
+ * connections to it.  Deterministic, where timings depend on the machine.
+ */
+static void
+check_nodelay(struct tap *t, uint16_t port)
+{
+	struct sockaddr_in local, remote;
+	socklen_t len;
+	struct dirent *de;
+	DIR	*d = opendir("/proc/self/fd");
+	int	 fd, on, type, seen = 0, without = 0;
+
+	if (d == NULL) {
+		diag("no /proc/self/fd: TCP_NODELAY not checked");
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		fd = atoi(de->d_name);
+		if (fd <= 2 || fd == dirfd(d))
+			continue;
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 ||
+		    type != SOCK_STREAM)
+			continue;
+		len = sizeof(local);
+		if (getsockname(fd, (struct sockaddr *)&local, &len) != 0 ||
+		    local.sin_family != AF_INET)
+			continue;
+		len = sizeof(remote);
+		if (getpeername(fd, (struct sockaddr *)&remote, &len) != 0)
+			remote.sin_port = 0;
+		if (ntohs(local.sin_port) != port &&
+		    ntohs(remote.sin_port) != port)
+			continue;
+		len = sizeof(on);
+		seen++;
+		if (getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) != 0 ||
+		    on == 0)
+			without++;
+	}
+	closedir(d);
+	ok(t, seen >= 3, "%d sockets on port %u (listener, accepted, client)",
+	    seen, port);
+	is_int(t, without, 0, "all of them have TCP_NODELAY");
 }
 
 /* Returns the stats of peer id as seen by node n. */
@@ -796,8 +891,10 @@ main(void)
 	is_int(&t, rc, 0, "peers configured");
 
 	check_every_type(&t, &c);
+	measure_one_way(&t, &c, 200);
 	measure_round_trips(&t, &c, 0, 0, 200, "heartbeat", 30);
 	measure_round_trips(&t, &c, 20, 4096, 50, "80 KiB AppendEntries", 30);
+	check_nodelay(&t, c.nodes[2].port);
 	check_bad_urls(&t, &c);
 	check_bad_requests(&t, &c);
 	check_down_and_back(&t, &c);

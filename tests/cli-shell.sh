@@ -1,0 +1,17 @@
+#!/bin/sh
+# cli-shell.sh -- raftkvctl's interactive shell through a pseudo-terminal,
+# against a live 3-node cluster: prompt, round trip, completion, history,
+# Ctrl-C on a silent node, Ctrl-D.
+srcdir=${srcdir:-.}
+. "$srcdir/tests/cli-lib.sh"
+
+command -v python3 >/dev/null 2>&1 || skip_all "python3 is not installed"
+[ -x "$RAFTKVD" ] || skip_all "raftkvd is not built"
+
+start_cluster
+if ! wait_leader >/dev/null; then
+	echo "Bail out! no leader elected"
+	exit 1
+fi
+timeout 120 python3 "$srcdir/tests/cli-pty.py" "$PWD/${RAFTKVCTL#./}" \
+    "$ENDPOINTS" "$CLI_TMP"
