@@ -141,42 +141,36 @@ reply_not_leader(struct node *n, struct evhttp_request *req)
 	    "term", (json_int_t)st->term, "leader_url", m->client_url));
 }
 
+/* How each kind of failure is answered. */
+static const struct {
+	int		 status;
+	const char	*code;
+	const char	*message;
+} failures[] = {
+	[API_FAIL_UNKNOWN] = { 504, "outcome_unknown", "the write was proposed "
+	    "but its fate is not known (leadership lost, timeout or shutdown); "
+	    "it may still be applied" },
+	[API_FAIL_LOST] = { 503, "not_committed", "the write was replaced by "
+	    "a new leader's entry and was not applied; retry" },
+	[API_FAIL_NOT_LEADER] = { 503, "leadership_lost", "leadership changed "
+	    "before the read was confirmed; retry" },
+	[API_FAIL_TIMEOUT] = { 503, "timeout", "the read timed out waiting "
+	    "for a quorum; retry" },
+	[API_FAIL_SHUTDOWN] = { 503, "shutting_down", "the node is shutting "
+	    "down; retry on another node" },
+	[API_FAIL_STORAGE] = { 503, "storage_failed", "this node's storage "
+	    "failed; it accepts no requests until restarted" },
+};
+
 void
 api_op_failed(struct op *op, enum api_failure why)
 {
-	struct evhttp_request *req = op->req;
-
-	if (req == NULL)
+	if (op->req == NULL)
 		return;
-	switch (why) {
-	case API_FAIL_UNKNOWN:
-		reply_error(req, 504, "outcome_unknown", "the write was proposed "
-		    "at index %" PRIu64 " but its fate is not known (leadership "
-		    "lost, timeout or shutdown); it may still be applied",
-		    op->index);
-		break;
-	case API_FAIL_LOST:
-		reply_error(req, 503, "not_committed", "the write proposed at "
-		    "index %" PRIu64 " was replaced by a new leader and was not "
-		    "applied; retry", op->index);
-		break;
-	case API_FAIL_NOT_LEADER:
-		reply_error(req, 503, "leadership_lost", "leadership changed "
-		    "before the read was confirmed; retry");
-		break;
-	case API_FAIL_TIMEOUT:
-		reply_error(req, 503, "timeout", "the read timed out waiting "
-		    "for a quorum; retry");
-		break;
-	case API_FAIL_SHUTDOWN:
-		reply_error(req, 503, "shutting_down", "the node is shutting "
-		    "down; retry on another node");
-		break;
-	case API_FAIL_STORAGE:
-		reply_error(req, 503, "storage_failed", "this node's storage "
-		    "failed; it accepts no requests until restarted");
-		break;
-	}
+	if (op->kind == OP_WRITE)
+		add_u64_header(op->req, "X-Raftkv-Proposed-Index", op->index);
+	reply_error(op->req, failures[why].status, failures[why].code, "%s",
+	    failures[why].message);
 	op->req = NULL;
 }
 

@@ -109,6 +109,7 @@ writer(const char *dir, const char *shadow, uint64_t seed, int out)
 	term = hs.term > 0 ? hs.term : 1;
 	last = storage_last_index(st);
 	storage_loaded_free(&l);
+	report(out, 'R', last);
 	for (;;) {
 		k = rnd(&seed) % 100;
 		if (k < 3) {
@@ -313,12 +314,24 @@ main(int argc, char **argv)
 			writer(dir, shadow, rnd(&rs), fds[1]);
 		}
 		close(fds[1]);
-		/* Let it run 5..65 ms, then cut the power. */
+		used = 0;
+		/*
+		 * One round in five cuts the power at any moment from the
+		 * start, recovery included; the others once the writer is
+		 * working.  Then 0..30 ms more.
+		 */
+		if (rnd(&rs) % 5 != 0) {
+			reports[0] = '\0';
+			while (strstr(reports, "R ") == NULL && (got =
+			    read(fds[0], reports + used, cap - 1 - used)) > 0) {
+				used += (size_t)got;
+				reports[used] = '\0';
+			}
+		}
 		delay.tv_sec = 0;
-		delay.tv_nsec = (long)(5 + rnd(&rs) % 60) * 1000000L;
+		delay.tv_nsec = (long)(rnd(&rs) % 31) * 1000000L;
 		nanosleep(&delay, NULL);
 		kill(pid, SIGKILL);
-		used = 0;
 		while ((got = read(fds[0], reports + used, cap - 1 - used)) > 0)
 			used += (size_t)got;
 		reports[used] = '\0';
