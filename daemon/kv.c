@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errbuf.h"
 #include "hash64.h"
 #include "kv.h"
 #include "kvmap.h"
@@ -71,19 +72,6 @@ struct kv {
 	struct kv_list_head	 tombs;		/* tombstones, oldest first */
 	uint64_t		 next_ordinal;	/* next tombstone's ordinal */
 };
-
-/* Formats a message into err if the caller gave a buffer. */
-static void __attribute__((format(printf, 3, 4)))
-kv_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Returns a constant name for status. */
 const char *
@@ -341,7 +329,7 @@ kv_new(const struct kv_config *cfg, struct kv **out, char *err, size_t errlen)
 	if (cfg->max_key_len == 0 || cfg->max_key_len > UINT32_MAX ||
 	    cfg->max_value_len > UINT32_MAX || cfg->session_window == 0 ||
 	    cfg->max_sessions == 0) {
-		kv_err(err, errlen, "kv: invalid configuration (key limit "
+		errbuf_set(err, errlen, "kv: invalid configuration (key limit "
 		    "%zu, value limit %zu, window %" PRIu64 ", max sessions "
 		    "%zu)", cfg->max_key_len, cfg->max_value_len,
 		    cfg->session_window, cfg->max_sessions);
@@ -358,7 +346,7 @@ kv_new(const struct kv_config *cfg, struct kv **out, char *err, size_t errlen)
 	return 0;
 nomem:
 	free(kv);
-	kv_err(err, errlen, "kv: out of memory");
+	errbuf_set(err, errlen, "kv: out of memory");
 	return -ENOMEM;
 }
 
@@ -394,7 +382,7 @@ static int
 kv_check_index(const struct kv *kv, uint64_t index, char *err, size_t errlen)
 {
 	if (index <= kv->applied_index) {
-		kv_err(err, errlen, "kv: entry index %" PRIu64 " does not "
+		errbuf_set(err, errlen, "kv: entry index %" PRIu64 " does not "
 		    "follow applied index %" PRIu64, index, kv->applied_index);
 		return -EINVAL;
 	}
@@ -449,7 +437,7 @@ kv_execute(struct kv *kv, uint64_t index, const struct kvcmd *cmd,
 		rc = kvmap_put(&kv->map, cmd->key, cmd->key_len, cmd->value,
 		    cmd->value_len, index, create);
 		if (rc != 0) {
-			kv_err(err, errlen, "kv: index %" PRIu64 ": cannot "
+			errbuf_set(err, errlen, "kv: index %" PRIu64 ": cannot "
 			    "store a %zu-byte key and %zu-byte value: %s",
 			    index, cmd->key_len, cmd->value_len, strerror(-rc));
 			return rc;
@@ -487,7 +475,7 @@ kv_apply_cmd(struct kv *kv, uint64_t index, const struct kvcmd *cmd,
 	    cmd->key_len == 0 || cmd->key_len > kv->cfg.max_key_len ||
 	    cmd->value_len > kv->cfg.max_value_len ||
 	    (cmd->client_id != 0 && cmd->seq == 0)) {
-		kv_err(err, errlen, "kv: index %" PRIu64 ": %s with a %zu-byte "
+		errbuf_set(err, errlen, "kv: index %" PRIu64 ": %s with a %zu-byte "
 		    "key and %zu-byte value exceeds the limits (%zu, %zu) or "
 		    "is malformed", index, kvcmd_op_name(cmd->op),
 		    cmd->key_len, cmd->value_len, kv->cfg.max_key_len,
@@ -525,7 +513,7 @@ kv_apply_cmd(struct kv *kv, uint64_t index, const struct kvcmd *cmd,
 		goto applied;
 	}
 	if ((fresh = calloc(1, sizeof(*fresh))) == NULL) {
-		kv_err(err, errlen, "kv: index %" PRIu64 ": out of memory for "
+		errbuf_set(err, errlen, "kv: index %" PRIu64 ": out of memory for "
 		    "client %" PRIu64, index, cmd->client_id);
 		return -ENOMEM;
 	}
@@ -747,7 +735,7 @@ kv_snapshot_write(const struct kv *kv, kv_write_fn fn, void *arg, char *err,
 	w.fn = fn;
 	w.arg = arg;
 	if ((w.buf = malloc(KV_IO_BUF)) == NULL) {
-		kv_err(err, errlen, "kv snapshot: out of memory");
+		errbuf_set(err, errlen, "kv snapshot: out of memory");
 		return -ENOMEM;
 	}
 	hash64_init(&w.sum, KV_HK_CHECKSUM, KV_HK1);
@@ -794,7 +782,7 @@ kv_snapshot_write(const struct kv *kv, kv_write_fn fn, void *arg, char *err,
 	kv_writer_flush(&w);
 	free(w.buf);
 	if (w.rc != 0)
-		kv_err(err, errlen, "kv snapshot: write failed: %s",
+		errbuf_set(err, errlen, "kv snapshot: write failed: %s",
 		    strerror(w.rc < 0 ? -w.rc : w.rc));
 	return w.rc;
 }
@@ -823,13 +811,13 @@ kv_reader_get(struct kv_reader *r, void *data, size_t len, bool sum,
 		if (r->pos == r->len) {
 			got = r->fn(r->arg, r->buf, KV_IO_BUF);
 			if (got < 0) {
-				kv_err(r->err, r->errlen, "kv snapshot: offset "
+				errbuf_set(r->err, r->errlen, "kv snapshot: offset "
 				    "%" PRIu64 ": read error: %s", r->offset,
 				    strerror((int)-got));
 				return (int)got;
 			}
 			if (got == 0 || (size_t)got > KV_IO_BUF) {
-				kv_err(r->err, r->errlen, "kv snapshot: offset "
+				errbuf_set(r->err, r->errlen, "kv snapshot: offset "
 				    "%" PRIu64 ": truncated in %s", r->offset,
 				    what);
 				return -EINVAL;
@@ -877,7 +865,7 @@ kv_reader_bad(struct kv_reader *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	kv_err(r->err, r->errlen, "kv snapshot: offset %" PRIu64 ": %s",
+	errbuf_set(r->err, r->errlen, "kv snapshot: offset %" PRIu64 ": %s",
 	    r->offset, msg);
 	return -EINVAL;
 }
@@ -964,7 +952,7 @@ kv_read_records(struct kv_reader *r, struct kv *kv,
 			unsigned char *bigger = realloc(scratch, len);
 
 			if (bigger == NULL) {
-				kv_err(r->err, r->errlen, "kv snapshot: out of "
+				errbuf_set(r->err, r->errlen, "kv snapshot: out of "
 				    "memory for a %zu-byte record", len);
 				rc = -ENOMEM;
 				goto out;
@@ -984,7 +972,7 @@ kv_read_records(struct kv_reader *r, struct kv *kv,
 		rc = kvmap_put(&kv->map, scratch, (size_t)key_len,
 		    scratch + key_len, (size_t)value_len, mod, create);
 		if (rc != 0) {
-			kv_err(r->err, r->errlen, "kv snapshot: record %"
+			errbuf_set(r->err, r->errlen, "kv snapshot: record %"
 			    PRIu64 ": %s", i, strerror(-rc));
 			goto out;
 		}
@@ -1027,7 +1015,7 @@ kv_read_sessions(struct kv_reader *r, struct kv *kv,
 			return kv_reader_bad(r, "session %" PRIu64 " (client %"
 			    PRIu64 ") is inconsistent", i, v[0]);
 		if ((s = calloc(1, sizeof(*s))) == NULL) {
-			kv_err(r->err, r->errlen, "kv snapshot: out of memory");
+			errbuf_set(r->err, r->errlen, "kv snapshot: out of memory");
 			return -ENOMEM;
 		}
 		s->client_id = v[0];
@@ -1062,7 +1050,7 @@ kv_read_tombs(struct kv_reader *r, struct kv *kv,
 			return kv_reader_bad(r, "tombstone %" PRIu64 " (client "
 			    "%" PRIu64 ") is inconsistent", i, id);
 		if ((s = calloc(1, sizeof(*s))) == NULL) {
-			kv_err(r->err, r->errlen, "kv snapshot: out of memory");
+			errbuf_set(r->err, r->errlen, "kv snapshot: out of memory");
 			return -ENOMEM;
 		}
 		s->client_id = id;
@@ -1124,7 +1112,7 @@ kv_snapshot_read(const struct kv_config *cfg, kv_read_fn fn, void *arg,
 	r.errlen = errlen;
 	hash64_init(&r.sum, KV_HK_CHECKSUM, KV_HK1);
 	if ((r.buf = malloc(KV_IO_BUF)) == NULL) {
-		kv_err(err, errlen, "kv snapshot: out of memory");
+		errbuf_set(err, errlen, "kv snapshot: out of memory");
 		return -ENOMEM;
 	}
 	if ((rc = kv_read_header(&r, &h)) != 0)

@@ -10,20 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errbuf.h"
 #include "kvcmd.h"
-
-/* Formats a message into err if the caller gave a buffer. */
-static void __attribute__((format(printf, 3, 4)))
-kvcmd_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Stores v little-endian in 4 bytes. */
 static void
@@ -81,22 +69,22 @@ kvcmd_encoded_len(const struct kvcmd *cmd, size_t *len, char *err,
 	size_t	 n = KVCMD_HEADER_LEN;
 
 	if (cmd->op != KVCMD_PUT && cmd->op != KVCMD_DELETE) {
-		kvcmd_err(err, errlen, "kvcmd: unknown op %d", (int)cmd->op);
+		errbuf_set(err, errlen, "kvcmd: unknown op %d", (int)cmd->op);
 		return -EINVAL;
 	}
 	if (cmd->key_len == 0 || cmd->key_len > UINT32_MAX) {
-		kvcmd_err(err, errlen, "kvcmd: key length %zu out of range",
+		errbuf_set(err, errlen, "kvcmd: key length %zu out of range",
 		    cmd->key_len);
 		return -EINVAL;
 	}
 	if (cmd->value_len > UINT32_MAX ||
 	    (cmd->op == KVCMD_DELETE && cmd->value_len != 0)) {
-		kvcmd_err(err, errlen, "kvcmd: value length %zu invalid for %s",
+		errbuf_set(err, errlen, "kvcmd: value length %zu invalid for %s",
 		    cmd->value_len, kvcmd_op_name(cmd->op));
 		return -EINVAL;
 	}
 	if (cmd->client_id != 0 && cmd->seq == 0) {
-		kvcmd_err(err, errlen, "kvcmd: client %" PRIu64 " with seq 0",
+		errbuf_set(err, errlen, "kvcmd: client %" PRIu64 " with seq 0",
 		    cmd->client_id);
 		return -EINVAL;
 	}
@@ -105,7 +93,7 @@ kvcmd_encoded_len(const struct kvcmd *cmd, size_t *len, char *err,
 	if (cmd->client_id != 0)
 		n += 16;
 	if (cmd->key_len + cmd->value_len > SIZE_MAX - n) {
-		kvcmd_err(err, errlen, "kvcmd: command too large");
+		errbuf_set(err, errlen, "kvcmd: command too large");
 		return -EINVAL;
 	}
 	*len = n + cmd->key_len + cmd->value_len;
@@ -124,7 +112,7 @@ kvcmd_encode(const struct kvcmd *cmd, void *buf, size_t cap, char *err,
 	if ((rc = kvcmd_encoded_len(cmd, &len, err, errlen)) != 0)
 		return rc;
 	if (len > cap) {
-		kvcmd_err(err, errlen, "kvcmd: %zu bytes needed, %zu given",
+		errbuf_set(err, errlen, "kvcmd: %zu bytes needed, %zu given",
 		    len, cap);
 		return -ENOSPC;
 	}
@@ -164,7 +152,7 @@ kvcmd_encode_alloc(const struct kvcmd *cmd, void **out, size_t *len,
 	if ((rc = kvcmd_encoded_len(cmd, len, err, errlen)) != 0)
 		return rc;
 	if ((buf = malloc(*len)) == NULL) {
-		kvcmd_err(err, errlen, "kvcmd: out of memory for %zu bytes",
+		errbuf_set(err, errlen, "kvcmd: out of memory for %zu bytes",
 		    *len);
 		return -ENOMEM;
 	}
@@ -189,39 +177,39 @@ kvcmd_decode(const void *buf, size_t len, struct kvcmd *cmd, char *err,
 
 	memset(cmd, 0, sizeof(*cmd));
 	if (len < KVCMD_HEADER_LEN) {
-		kvcmd_err(err, errlen, "kvcmd: %zu bytes, shorter than the "
+		errbuf_set(err, errlen, "kvcmd: %zu bytes, shorter than the "
 		    "%d-byte header", len, KVCMD_HEADER_LEN);
 		return -EINVAL;
 	}
 	if (p[0] != KVCMD_VERSION) {
-		kvcmd_err(err, errlen, "kvcmd: offset 0: unsupported version "
+		errbuf_set(err, errlen, "kvcmd: offset 0: unsupported version "
 		    "%u", p[0]);
 		return -EINVAL;
 	}
 	if (p[1] != KVCMD_PUT && p[1] != KVCMD_DELETE) {
-		kvcmd_err(err, errlen, "kvcmd: offset 1: unknown op %u", p[1]);
+		errbuf_set(err, errlen, "kvcmd: offset 1: unknown op %u", p[1]);
 		return -EINVAL;
 	}
 	cmd->op = (enum kvcmd_op)p[1];
 	flags = p[2];
 	if ((flags & ~(unsigned)KVCMD_F_ALL) != 0) {
-		kvcmd_err(err, errlen, "kvcmd: offset 2: unknown flags 0x%02x",
+		errbuf_set(err, errlen, "kvcmd: offset 2: unknown flags 0x%02x",
 		    flags);
 		return -EINVAL;
 	}
 	if (p[3] != 0) {
-		kvcmd_err(err, errlen, "kvcmd: offset 3: reserved byte is "
+		errbuf_set(err, errlen, "kvcmd: offset 3: reserved byte is "
 		    "0x%02x, not 0", p[3]);
 		return -EINVAL;
 	}
 	key_len = kvcmd_get32(p + 4);
 	value_len = kvcmd_get32(p + 8);
 	if (key_len == 0) {
-		kvcmd_err(err, errlen, "kvcmd: offset 4: empty key");
+		errbuf_set(err, errlen, "kvcmd: offset 4: empty key");
 		return -EINVAL;
 	}
 	if (cmd->op == KVCMD_DELETE && value_len != 0) {
-		kvcmd_err(err, errlen, "kvcmd: offset 8: DELETE with a "
+		errbuf_set(err, errlen, "kvcmd: offset 8: DELETE with a "
 		    "%" PRIu64 "-byte value", value_len);
 		return -EINVAL;
 	}
@@ -229,7 +217,7 @@ kvcmd_decode(const void *buf, size_t len, struct kvcmd *cmd, char *err,
 	    ((flags & KVCMD_F_SESSION) ? 16 : 0);
 	/* Both lengths are below 2^32, so the sum cannot overflow 64 bits. */
 	if (len < need || (uint64_t)(len - need) != key_len + value_len) {
-		kvcmd_err(err, errlen, "kvcmd: %zu bytes, but the header "
+		errbuf_set(err, errlen, "kvcmd: %zu bytes, but the header "
 		    "announces %" PRIu64, len, (uint64_t)need + key_len +
 		    value_len);
 		return -EINVAL;
@@ -243,7 +231,7 @@ kvcmd_decode(const void *buf, size_t len, struct kvcmd *cmd, char *err,
 		cmd->client_id = kvcmd_get64(p + off);
 		cmd->seq = kvcmd_get64(p + off + 8);
 		if (cmd->client_id == 0 || cmd->seq == 0) {
-			kvcmd_err(err, errlen, "kvcmd: offset %zu: session "
+			errbuf_set(err, errlen, "kvcmd: offset %zu: session "
 			    "with client id %" PRIu64 " and seq %" PRIu64
 			    " (both must be non-zero)", off, cmd->client_id,
 			    cmd->seq);
