@@ -788,6 +788,13 @@ on_request(struct evhttp_request *req, void *arg)
 	bool		 path_known = false;
 	size_t		 i;
 
+	if (!node_conn_admit(n, req)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		reply_error(req, 503, "too_many_connections", "this node already "
+		    "serves --max-connections clients");
+		return;
+	}
 	if (path == NULL) {
 		reply_error(req, 400, "bad_request", "unparseable URI");
 		return;

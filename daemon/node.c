@@ -68,6 +68,11 @@ struct node {
 	char		 storage_error[256];
 	bool		 stopping;
 
+	/* Client connections served: an open-addressing set of pointers. */
+	struct evhttp_connection **conns;
+	size_t		 conns_cap, n_conns;
+	bool		 accept_paused;
+
 	struct op_list	 writes;	/* OP_WAIT_COMMIT, by index */
 	struct op_list	 reads;		/* OP_WAIT_READ_INDEX */
 	struct op_list	 applying;	/* OP_WAIT_APPLY, by index */
@@ -206,6 +211,114 @@ op_free(struct op *op)
 	free(op->key);
 	free(op->start_after);
 	free(op);
+}
+
+/* ------------------------------------------------------------------ */
+/* Client connections.                                                 */
+
+static size_t
+conn_slot(const struct node *n, const struct evhttp_connection *c)
+{
+	uintptr_t h = (uintptr_t)c;
+
+	h ^= h >> 17;
+	h *= 0x9E3779B97F4A7C15ULL;
+	return (size_t)(h >> 7) & (n->conns_cap - 1);
+}
+
+/* Finds c's slot, or the empty slot where it would go. */
+static size_t
+conn_find(const struct node *n, const struct evhttp_connection *c)
+{
+	size_t	 i = conn_slot(n, c);
+
+	while (n->conns[i] != NULL && n->conns[i] != c)
+		i = (i + 1) & (n->conns_cap - 1);
+	return i;
+}
+
+/* Removes the entry at slot i, shifting later probes back (no tombstones). */
+static void
+conn_remove_at(struct node *n, size_t i)
+{
+	size_t	 j = i, k;
+
+	n->conns[i] = NULL;
+	for (;;) {
+		j = (j + 1) & (n->conns_cap - 1);
+		if (n->conns[j] == NULL)
+			break;
+		k = conn_slot(n, n->conns[j]);
+		/* Move j back to i if its home is not within (i, j]. */
+		if ((i <= j) ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		n->conns[i] = n->conns[j];
+		n->conns[j] = NULL;
+		i = j;
+	}
+	n->n_conns--;
+}
+
+/* Pauses or resumes accepting as the served count crosses the limit. */
+static void
+conn_update_listener(struct node *n)
+{
+	struct evconnlistener *l;
+	bool	 full = n->n_conns >= n->opt->max_connections;
+
+	if (n->client_sock == NULL || full == n->accept_paused)
+		return;
+	l = evhttp_bound_socket_get_listener(n->client_sock);
+	if (full)
+		evconnlistener_disable(l);
+	else
+		evconnlistener_enable(l);
+	n->accept_paused = full;
+	log_debug(n->lg, "%s accepting client connections (%zu served)",
+	    full ? "paused" : "resumed", n->n_conns);
+}
+
+/* A client connection closed: forget it. */
+static void
+on_conn_closed(struct evhttp_connection *c, void *arg)
+{
+	struct node	*n = arg;
+	size_t		 i;
+
+	if (n->conns == NULL)
+		return;
+	i = conn_find(n, c);
+	if (n->conns[i] == c) {
+		conn_remove_at(n, i);
+		conn_update_listener(n);
+	}
+}
+
+bool
+node_conn_admit(struct node *n, struct evhttp_request *req)
+{
+	struct evhttp_connection *c = evhttp_request_get_connection(req);
+	size_t		 i;
+
+	if (c == NULL)
+		return true;
+	if (n->conns == NULL) {
+		/* Twice the limit, a power of two: probes stay short. */
+		n->conns_cap = 16;
+		while (n->conns_cap < 2 * n->opt->max_connections)
+			n->conns_cap *= 2;
+		n->conns = xcalloc(n->conns_cap, sizeof(*n->conns));
+	}
+	i = conn_find(n, c);
+	if (n->conns[i] == c)
+		return true;
+	if (n->n_conns >= n->opt->max_connections)
+		return false;
+	n->conns[i] = c;
+	n->n_conns++;
+	evhttp_connection_set_closecb(c, on_conn_closed, n);
+	conn_update_listener(n);
+	return true;
 }
 
 /* ------------------------------------------------------------------ */
@@ -824,6 +937,7 @@ node_free(struct node *n)
 	kv_free(n->kv);
 	storage_close(n->st);
 	vfs_free(n->vfs);
+	free(n->conns);
 	free(n);
 }
 

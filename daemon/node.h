@@ -123,6 +123,13 @@ int	 node_submit_write(struct node *n, struct op *op, const uint8_t *cmd,
 	    size_t len);
 /* Asks for a read index for op (owned by the node from now on).  As above. */
 int	 node_submit_read(struct node *n, struct op *op);
+/*
+ * Admits the connection of req (borrowed) into the set of client
+ * connections being served.  Returns false when --max-connections are
+ * already served: the caller answers 503 and closes it.  While the limit is
+ * reached the listener stops accepting, so idle sockets cannot pile up.
+ */
+bool	 node_conn_admit(struct node *n, struct evhttp_request *req);
 /* True while the storage is healthy and the node is not shutting down. */
 bool	 node_accepting(struct node *n);
 

@@ -32,6 +32,7 @@ struct options {
 	uint64_t	 max_pending_reads;
 	uint64_t	 max_key_size;
 	uint64_t	 max_value_size;
+	uint64_t	 max_connections;
 	uint64_t	 idle_timeout_s;
 	uint64_t	 max_inflight;		/* APPENDs in flight per peer */
 	uint64_t	 session_window;	/* exactly-once expiry, indexes */

@@ -160,4 +160,38 @@ like "$ERR" "$BH: timed out" "and the message says it timed out"
 [ $((END - START)) -le 3 ]
 ok $? "within the timeout ($((END - START)) s)"
 
+# A leader that proposes writes but never learns their fate: every answer
+# is 504 outcome_unknown.  The write must exit 6, never "failed".
+python3 -c '
+import http.server, json, sys, threading, time
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, code, body):
+        b = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        self.wfile.write(b)
+    def do_GET(self):
+        self.reply(200, {"id": 1, "role": "leader", "term": 2, "leader": 1,
+            "commit_index": 1, "applied_index": 1, "last_index": 1,
+            "members": []})
+    def do_PUT(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        self.rfile.read(n)
+        self.reply(504, {"error": "outcome_unknown", "message": "fate unknown"})
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+threading.Timer(20, s.shutdown).start()
+s.serve_forever()
+' >"$CLI_TMP/uport" &
+CLI_PIDS="$CLI_PIDS $!"
+n=0
+while [ ! -s "$CLI_TMP/uport" ] && [ $n -lt 50 ]; do sleep 0.1; n=$((n + 1)); done
+UK="http://127.0.0.1:$(cat "$CLI_TMP/uport")"
+ctl -e "$UK" --timeout 1s put k v
+is "$RC" 6 "a write whose outcome stays unknown exits 6"
+like "$ERR" "may or may not have been applied" "and the message says the outcome is unknown"
+
 tap_done

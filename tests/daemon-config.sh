@@ -117,4 +117,39 @@ rk_is "$RK_CODE:$(rk_body)" "200:solo-value" "with its data"
 rk_term 1
 rk_is "$RK_STATUS" 0 "SIGTERM again: exit status 0"
 
+# ---- --max-connections: a third client waits until a served one closes
+rk_start 1 --data-dir "$D" --max-connections 2
+rk_wait_healthy 1 10
+out=$(python3 - "${RK_CPORT[1]}" <<'PY'
+import socket, sys, time
+port = int(sys.argv[1])
+def ask(s):
+    s.sendall(b"GET /v1/health HTTP/1.1\r\nHost: t\r\n\r\n")
+    return s.recv(4096).split(b"\r\n")[0].decode()
+a = socket.create_connection(("127.0.0.1", port), timeout=5)
+b = socket.create_connection(("127.0.0.1", port), timeout=5)
+r = [ask(a), ask(b)]
+c = socket.socket()
+c.settimeout(1)
+c.connect(("127.0.0.1", port))
+c.sendall(b"GET /v1/health HTTP/1.1\r\nHost: t\r\n\r\n")
+try:
+    c.recv(4096)
+    r.append("third answered")
+except socket.timeout:
+    r.append("third waits")
+a.close()
+c.settimeout(5)
+try:
+    r.append(c.recv(4096).split(b"\r\n")[0].decode())
+except socket.timeout:
+    r.append("third never served")
+print("|".join(r))
+PY
+)
+rk_is "$out" "HTTP/1.1 200 OK|HTTP/1.1 200 OK|third waits|HTTP/1.1 200 OK" \
+    "--max-connections 2: a third client is served only once one closes"
+rk_term 1
+rk_is "$RK_STATUS" 0 "SIGTERM after the connection limit test: exit status 0"
+
 rk_done
