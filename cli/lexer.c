@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "lexer.h"
+#include "pct.h"
 #include "xmalloc.h"
 
 /* Where the scanner is: between words, in a bare word, or in quotes. */
@@ -19,19 +20,6 @@ enum lex_state {
 	LEX_SINGLE,
 	LEX_DOUBLE,
 };
-
-/* Returns the value of hex digit c, or -1. */
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * Decodes the escape at line[*pos] (just after the backslash) into *byte and
@@ -61,8 +49,8 @@ decode_escape(const char *line, size_t *pos, char *byte, char *err,
 		*byte = '\0';
 		break;
 	case 'x':
-		hi = hex_value(line[at + 1]);
-		lo = hi < 0 ? -1 : hex_value(line[at + 2]);
+		hi = pct_hex_value((unsigned char)line[at + 1]);
+		lo = hi < 0 ? -1 : pct_hex_value((unsigned char)line[at + 2]);
 		if (hi < 0 || lo < 0) {
 			snprintf(err, errlen, "\\x at column %zu needs two hex "
 			    "digits", at);

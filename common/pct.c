@@ -27,9 +27,8 @@ pct_literal(unsigned char c)
 	    c) != NULL);
 }
 
-/* Returns the value of one hex digit, or -1. */
-static int
-pct_hex(unsigned char c)
+int
+pct_hex_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -86,8 +85,8 @@ pct_decode(const char *src, size_t n, uint8_t *dst, size_t cap,
 		}
 		if (src[i] == '%') {
 			if (n - i < 3 ||
-			    (hi = pct_hex((unsigned char)src[i + 1])) < 0 ||
-			    (lo = pct_hex((unsigned char)src[i + 2])) < 0) {
+			    (hi = pct_hex_value((unsigned char)src[i + 1])) < 0 ||
+			    (lo = pct_hex_value((unsigned char)src[i + 2])) < 0) {
 				bad = i;
 				rc = -EINVAL;
 				goto out;

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Returns the value of one hexadecimal digit (either case), or -1. */
+int	 pct_hex_value(unsigned char c);
 /* Returns the encoded length of n bytes of src (borrowed), without a NUL. */
 size_t	 pct_encoded_len(const uint8_t *src, size_t n);
 

@@ -27,16 +27,6 @@
 			 TYPE_BIT(RAFT_MSG_APPEND_RESP))
 #define ALL_TYPES	0xffffu
 
-/* Message types and their route names; index is enum raft_msg_type. */
-static const char *const wire_routes[RAFT_MSG_TYPE_MAX + 1] = {
-	[RAFT_MSG_PREVOTE] = "pre_vote",
-	[RAFT_MSG_PREVOTE_RESP] = "pre_vote_resp",
-	[RAFT_MSG_VOTE] = "request_vote",
-	[RAFT_MSG_VOTE_RESP] = "request_vote_resp",
-	[RAFT_MSG_APPEND] = "append_entries",
-	[RAFT_MSG_APPEND_RESP] = "append_entries_resp",
-};
-
 /* Entry types on the wire; index is enum raft_entry_type. */
 static const char *const wire_entry_types[] = {
 	[RAFT_ENTRY_NORMAL] = "normal",
@@ -122,9 +112,10 @@ wire_limits_defaults(struct wire_limits *lim)
 const char *
 wire_type_route(int type)
 {
+	/* The route is the type's name in the core, e.g. "append_entries". */
 	if (type < 1 || type > RAFT_MSG_TYPE_MAX)
 		return NULL;
-	return wire_routes[type];
+	return raft_msg_type_name(type);
 }
 
 /* Returns the message type a route names, or 0. */
@@ -134,8 +125,9 @@ wire_type_from_route(const char *route, size_t n)
 	int	 type;
 
 	for (type = 1; type <= RAFT_MSG_TYPE_MAX; type++) {
-		if (strlen(wire_routes[type]) == n &&
-		    memcmp(wire_routes[type], route, n) == 0)
+		const char *name = raft_msg_type_name(type);
+
+		if (strlen(name) == n && memcmp(name, route, n) == 0)
 			return type;
 	}
 	return 0;
@@ -424,7 +416,7 @@ wire_decode_fields(const json_t *obj, struct raft_msg *m,
 	json_object_foreach((json_t *)obj, key, v) {
 		if (!wire_key_known(key, m->type))
 			return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, key,
-			    "unknown field for %s", wire_routes[m->type]);
+			    "unknown field for %s", raft_msg_type_name(m->type));
 	}
 	for (i = 0; i < WIRE_NFIELDS; i++) {
 		const struct wire_field *f = &wire_fields[i];
