@@ -191,6 +191,9 @@ report(m is not None and time.monotonic() - t0 < 3,
 sh.send(b"help get\r")
 m = sh.expect(rb"usage: get")
 report(m is not None, "the shell survives the interrupt", sh.seen)
+# Wait for the prompt: a Ctrl-D typed before readline is back is read by
+# the terminal in cooked mode, not by the shell.
+sh.expect(rb"not connected> ")
 sh.send(b"\x04")
 code = sh.wait_exit()
 report(code == 0, "Ctrl-D exits (got %r)" % code)
