@@ -7,6 +7,15 @@
  * SHADOW.inodes named after its real inode number; shadow names are hard
  * links to inode files, so a later data sync shows through every name that
  * the last directory sync gave it, exactly like a real inode.
+ *
+ * What is dirty is tracked per inode, not per descriptor: a kernel's
+ * fsync flushes every dirty page of the file, whoever wrote it.  That
+ * includes a killed process: its unsynced writes stay in the page cache,
+ * and the next run's first fsync of that file makes them durable.  So a
+ * file this run did not create is "inherited" and its first sync publishes
+ * the whole file.  When the shadow is kept across a kill (DIR is still our
+ * symlink), SHADOW.inodes is kept too, so a file is matched with its
+ * durable content by inode even when its last rename never became durable.
  */
 #include "config.h"
 
@@ -28,9 +37,15 @@
 struct shadow_fd {
 	int		 used;
 	ino_t		 ino;
+};
+
+/* What a real inode holds that its inode file does not have yet. */
+struct shadow_ino {
+	ino_t		 ino;
 	off_t		 dirty_lo;	/* written since the last sync */
 	off_t		 dirty_hi;
 	off_t		 trunc_lo;	/* smallest size set since; -1: none */
+	int		 inherited;	/* may hold an earlier run's dirty pages */
 };
 
 struct shadow {
@@ -41,6 +56,9 @@ struct shadow {
 	size_t		 root_len;
 	struct shadow_fd *fds;			/* indexed by fd */
 	size_t		 nfds;
+	struct shadow_ino *inos;		/* every inode seen, unordered */
+	size_t		 ninos;
+	size_t		 inos_cap;
 };
 
 /* Returns -errno for a failed system call. */
@@ -70,9 +88,135 @@ shadow_inode_path(const struct shadow *s, ino_t ino, char *buf, size_t len)
 	vfs_pathf(buf, len, "%s/%ju", s->inodes, (uintmax_t)ino);
 }
 
-/* Creates an empty inode file for ino, replacing any stale one. */
+/*
+ * Returns the dirty state of ino, creating it (inherited as given) when
+ * missing; NULL when out of memory.  Valid until the next call.
+ */
+static struct shadow_ino *
+shadow_ino_state(struct shadow *s, ino_t ino, int inherited)
+{
+	struct shadow_ino	*n;
+	size_t			 i, want;
+
+	for (i = 0; i < s->ninos; i++)
+		if (s->inos[i].ino == ino)
+			return &s->inos[i];
+	if (s->ninos == s->inos_cap) {
+		want = s->inos_cap ? 2 * s->inos_cap : 32;
+		if ((n = realloc(s->inos, want * sizeof(*n))) == NULL)
+			return NULL;
+		s->inos = n;
+		s->inos_cap = want;
+	}
+	n = &s->inos[s->ninos++];
+	memset(n, 0, sizeof(*n));
+	n->ino = ino;
+	n->trunc_lo = -1;
+	n->inherited = inherited;
+	return n;
+}
+
+/* Forgets what was pending for ino: it is a new, empty file now. */
 static int
-shadow_inode_fresh(struct shadow *s, ino_t ino)
+shadow_ino_new(struct shadow *s, ino_t ino)
+{
+	struct shadow_ino	*si;
+
+	if ((si = shadow_ino_state(s, ino, 0)) == NULL)
+		return -ENOMEM;
+	si->dirty_lo = si->dirty_hi = 0;
+	si->trunc_lo = -1;
+	si->inherited = 0;
+	return 0;
+}
+
+/*
+ * Formats what tells a real file apart from a later one that reuses its
+ * inode number (its birth time).  Returns -ENOTSUP when unknown.
+ */
+static int
+shadow_file_id(const char *path, char *buf, size_t len)
+{
+#ifdef STATX_BTIME
+	struct statx	 stx;
+
+	if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_BTIME,
+	    &stx) != 0)
+		return neg_errno();
+	if (!(stx.stx_mask & STATX_BTIME))
+		return -ENOTSUP;
+	return vfs_pathf(buf, len, "%lld.%09u\n",
+	    (long long)stx.stx_btime.tv_sec, stx.stx_btime.tv_nsec);
+#else
+	(void)path;
+	(void)buf;
+	(void)len;
+	return -ENOTSUP;
+#endif
+}
+
+/* Formats the path of the file keeping the identity of ino's real file. */
+static void
+shadow_id_path(const struct shadow *s, ino_t ino, char *buf, size_t len)
+{
+	vfs_pathf(buf, len, "%s/%ju.id", s->inodes, (uintmax_t)ino);
+}
+
+/*
+ * Records that ino's inode file is about the real file at path (NULL or
+ * no birth time: records nothing, and the next run will not trust it).
+ */
+static void
+shadow_id_write(struct shadow *s, ino_t ino, const char *path)
+{
+	char	 idpath[PATH_MAX], id[64];
+	ssize_t	 n;
+	int	 fd;
+
+	shadow_id_path(s, ino, idpath, sizeof(idpath));
+	unlink(idpath);
+	if (path == NULL || shadow_file_id(path, id, sizeof(id)) != 0)
+		return;
+	fd = open(idpath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	n = write(fd, id, strlen(id));
+	close(fd);
+	if (n != (ssize_t)strlen(id))
+		unlink(idpath);
+}
+
+/*
+ * Tells whether the inode file an earlier run left for ino is about the
+ * real file at path, and not about a deleted file whose inode number the
+ * real one reuses.
+ */
+static int
+shadow_id_matches(const struct shadow *s, ino_t ino, const char *path)
+{
+	char	 idpath[PATH_MAX], id[64], kept[64];
+	ssize_t	 n;
+	int	 fd;
+
+	if (shadow_file_id(path, id, sizeof(id)) != 0)
+		return 0;
+	shadow_id_path(s, ino, idpath, sizeof(idpath));
+	if ((fd = open(idpath, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, kept, sizeof(kept) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	kept[n] = '\0';
+	return strcmp(kept, id) == 0;
+}
+
+/*
+ * Creates an empty inode file for ino (the real file at path, NULL when
+ * unknown), replacing any stale one.
+ */
+static int
+shadow_inode_fresh(struct shadow *s, ino_t ino, const char *path)
 {
 	char	 ipath[PATH_MAX];
 	int	 fd;
@@ -83,26 +227,57 @@ shadow_inode_fresh(struct shadow *s, ino_t ino)
 	if (fd < 0)
 		return neg_errno();
 	close(fd);
+	shadow_id_write(s, ino, path);
+	return 0;
+}
+
+/* Tells whether ino is one of the files seen in this run. */
+static int
+shadow_ino_known(const struct shadow *s, ino_t ino)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->ninos; i++)
+		if (s->inos[i].ino == ino)
+			return 1;
 	return 0;
 }
 
 /*
- * Makes sure ino has an inode file: the shadow copy of rel when there is
- * one (what an earlier run left durable), otherwise an empty file.
+ * Makes sure ino (the real file at path, rel inside the root), a file
+ * this run did not create, has an inode file: the one an earlier run on
+ * this disk kept for that very file (it survives a rename whose directory
+ * sync never came), else the shadow copy of rel (a shadow reset to a copy
+ * of the data directory), else an empty file.  Its first sync publishes
+ * all of it: a killed earlier run may have left dirty pages in it.
  */
 static int
-shadow_inode_adopt(struct shadow *s, ino_t ino, const char *rel)
+shadow_inode_adopt(struct shadow *s, ino_t ino, const char *rel,
+    const char *path)
 {
 	char		 ipath[PATH_MAX], spath[PATH_MAX];
 	struct stat	 sb;
+	int		 rc;
 
-	shadow_inode_path(s, ino, ipath, sizeof(ipath));
-	if (stat(ipath, &sb) == 0)
+	if (shadow_ino_known(s, ino))
 		return 0;
+	if (shadow_ino_state(s, ino, 1) == NULL)
+		return -ENOMEM;
+	shadow_inode_path(s, ino, ipath, sizeof(ipath));
+	if (stat(ipath, &sb) == 0) {
+		if (shadow_id_matches(s, ino, path))
+			return 0;
+		unlink(ipath);	/* a deleted file's: the number was reused */
+	}
 	vfs_pathf(spath, sizeof(spath), "%s/%s", s->dir, rel);
-	if (lstat(spath, &sb) == 0 && S_ISREG(sb.st_mode))
-		return link(spath, ipath) == 0 ? 0 : neg_errno();
-	return shadow_inode_fresh(s, ino);
+	if (lstat(spath, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		if (link(spath, ipath) != 0)
+			return neg_errno();
+		shadow_id_write(s, ino, path);
+		rc = 0;
+	} else
+		rc = shadow_inode_fresh(s, ino, path);
+	return rc;
 }
 
 /* Grows the fd table to hold fd. */
@@ -134,15 +309,82 @@ shadow_fd_get(struct shadow *s, int fd)
 	return &s->fds[fd];
 }
 
-/* Records every file already in the root, for a shadow that starts as a copy. */
+/* Records that ino was cut to newsize (s->lock held). */
+static void
+shadow_note_size_locked(struct shadow *s, ino_t ino, off_t newsize)
+{
+	struct shadow_ino	*si;
+
+	if (newsize >= 0 && (si = shadow_ino_state(s, ino, 1)) != NULL &&
+	    (si->trunc_lo < 0 || newsize < si->trunc_lo))
+		si->trunc_lo = newsize;
+}
+
+/*
+ * Removes the inode files of inodes that are gone (an earlier run's
+ * deleted files), so that a reused inode number never finds old bytes.
+ */
+static void
+shadow_drop_stale_inodes(struct shadow *s)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 path[PATH_MAX], *end;
+	uintmax_t	 ino;
+
+	if ((d = opendir(s->inodes)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		ino = strtoumax(de->d_name, &end, 10);
+		if ((*end != '\0' && strcmp(end, ".id") != 0) ||
+		    shadow_ino_known(s, (ino_t)ino))
+			continue;
+		if (vfs_pathf(path, sizeof(path), "%s/%s", s->inodes,
+		    de->d_name) == 0)
+			unlink(path);
+	}
+	closedir(d);
+}
+
+/* Adopts every regular file of directory real (rel: its shadow path). */
+static int
+shadow_adopt_dir(struct shadow *s, const char *real, const char *rel,
+    int depth)
+{
+	DIR		*d;
+	struct dirent	*de;
+	struct stat	 sb;
+	char		 path[PATH_MAX], name[PATH_MAX];
+	int		 rc = 0;
+
+	if ((d = opendir(real)) == NULL)
+		return 0;	/* not created yet: nothing to adopt */
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (vfs_pathf(path, sizeof(path), "%s/%s", real, de->d_name) ||
+		    vfs_pathf(name, sizeof(name), "%s%s%s", rel,
+		    *rel ? "/" : "", de->d_name) || lstat(path, &sb) != 0)
+			continue;
+		if (S_ISREG(sb.st_mode))
+			rc = shadow_inode_adopt(s, sb.st_ino, name, path);
+		else if (S_ISDIR(sb.st_mode) && depth == 0)
+			rc = shadow_adopt_dir(s, path, name, depth + 1);
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * Records every file already in the root (and its subdirectories): what
+ * the shadow holds for it, and that its first sync publishes all of it.
+ */
 static int
 shadow_bind(struct vfs *v, const char *root)
 {
 	struct shadow	*s = v->impl;
-	DIR		*d;
-	struct dirent	*de;
-	struct stat	 sb;
-	char		 path[PATH_MAX];
 	int		 rc = 0;
 
 	pthread_mutex_lock(&s->lock);
@@ -154,16 +396,8 @@ shadow_bind(struct vfs *v, const char *root)
 	s->root_len = strlen(root);
 	while (s->root_len > 1 && s->root[s->root_len - 1] == '/')
 		s->root[--s->root_len] = '\0';
-	if ((d = opendir(s->root)) == NULL)
-		goto out;	/* not created yet: nothing to adopt */
-	while ((de = readdir(d)) != NULL) {
-		vfs_pathf(path, sizeof(path), "%s/%s", s->root, de->d_name);
-		if (lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
-			continue;
-		if ((rc = shadow_inode_adopt(s, sb.st_ino, de->d_name)) != 0)
-			break;
-	}
-	closedir(d);
+	if ((rc = shadow_adopt_dir(s, s->root, "", 0)) == 0)
+		shadow_drop_stale_inodes(s);
 out:
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -190,8 +424,12 @@ shadow_open(struct vfs *v, const char *path, int flags, mode_t mode)
 		goto out;
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
 		goto out;
-	rc = existed ? shadow_inode_adopt(s, sb.st_ino, rel) :
-	    shadow_inode_fresh(s, sb.st_ino);
+	if (existed)
+		rc = shadow_inode_adopt(s, sb.st_ino, rel, path);
+	else if ((rc = shadow_inode_fresh(s, sb.st_ino, path)) == 0)
+		rc = shadow_ino_new(s, sb.st_ino);
+	if (rc == 0 && (flags & O_TRUNC))
+		shadow_note_size_locked(s, sb.st_ino, 0);
 	if (rc == 0)
 		rc = shadow_fd_slot(s, fd, &sf);
 	if (rc != 0) {
@@ -199,16 +437,17 @@ shadow_open(struct vfs *v, const char *path, int flags, mode_t mode)
 		fd = rc;
 		goto out;
 	}
-	memset(sf, 0, sizeof(*sf));
 	sf->used = 1;
 	sf->ino = sb.st_ino;
-	sf->trunc_lo = (flags & O_TRUNC) ? 0 : -1;
 out:
 	pthread_mutex_unlock(&s->lock);
 	return fd;
 }
 
-/* Closes fd; what it wrote and did not sync never reaches the shadow. */
+/*
+ * Closes fd; what it wrote and did not sync stays dirty, as in a page
+ * cache: only a later sync of the same file publishes it.
+ */
 static int
 shadow_close(struct vfs *v, int fd)
 {
@@ -228,30 +467,35 @@ shadow_pwrite(struct vfs *v, int fd, const void *buf, size_t len, off_t off)
 {
 	struct shadow		*s = v->impl;
 	struct shadow_fd	*sf;
+	struct shadow_ino	*si;
 	ssize_t			 n;
 
 	n = vfs_posix_ops.pwrite(v, fd, buf, len, off);
 	if (n <= 0)
 		return n;
 	pthread_mutex_lock(&s->lock);
-	if ((sf = shadow_fd_get(s, fd)) != NULL) {
-		if (sf->dirty_hi == sf->dirty_lo) {
-			sf->dirty_lo = off;
-			sf->dirty_hi = off + n;
+	if ((sf = shadow_fd_get(s, fd)) != NULL &&
+	    (si = shadow_ino_state(s, sf->ino, 1)) != NULL) {
+		if (si->dirty_hi == si->dirty_lo) {
+			si->dirty_lo = off;
+			si->dirty_hi = off + n;
 		} else {
-			if (off < sf->dirty_lo)
-				sf->dirty_lo = off;
-			if (off + n > sf->dirty_hi)
-				sf->dirty_hi = off + n;
+			if (off < si->dirty_lo)
+				si->dirty_lo = off;
+			if (off + n > si->dirty_hi)
+				si->dirty_hi = off + n;
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
 }
 
-/* Copies fd's synced state (size, then dirty bytes) into its inode file. */
+/*
+ * Copies the synced state of fd's inode (size, then the dirty bytes, or
+ * every byte when an earlier run may have left some) into its inode file.
+ */
 static int
-shadow_publish(struct shadow *s, int fd, struct shadow_fd *sf)
+shadow_publish(struct shadow *s, int fd, struct shadow_ino *sf)
 {
 	char		 ipath[PATH_MAX];
 	uint8_t		 buf[65536];
@@ -278,8 +522,14 @@ shadow_publish(struct shadow *s, int fd, struct shadow_fd *sf)
 		rc = neg_errno();
 		goto out;
 	}
-	end = sf->dirty_hi < sb.st_size ? sf->dirty_hi : sb.st_size;
-	for (pos = sf->dirty_lo; pos < end; pos += n) {
+	if (sf->inherited) {
+		pos = 0;
+		end = sb.st_size;
+	} else {
+		pos = sf->dirty_lo;
+		end = sf->dirty_hi < sb.st_size ? sf->dirty_hi : sb.st_size;
+	}
+	for (; pos < end; pos += n) {
 		n = pread(fd, buf, (size_t)(end - pos) < sizeof(buf) ?
 		    (size_t)(end - pos) : sizeof(buf), pos);
 		if (n <= 0) {
@@ -293,6 +543,7 @@ shadow_publish(struct shadow *s, int fd, struct shadow_fd *sf)
 	}
 	sf->dirty_lo = sf->dirty_hi = 0;
 	sf->trunc_lo = -1;
+	sf->inherited = 0;
 out:
 	close(ifd);
 	return rc;
@@ -304,6 +555,7 @@ shadow_sync_common(struct vfs *v, int fd, int data_only)
 {
 	struct shadow		*s = v->impl;
 	struct shadow_fd	*sf;
+	struct shadow_ino	*si;
 	int			 rc;
 
 	rc = data_only ? vfs_posix_ops.fdatasync(v, fd) :
@@ -311,8 +563,12 @@ shadow_sync_common(struct vfs *v, int fd, int data_only)
 	if (rc != 0)
 		return rc;
 	pthread_mutex_lock(&s->lock);
-	if ((sf = shadow_fd_get(s, fd)) != NULL)
-		rc = shadow_publish(s, fd, sf);
+	if ((sf = shadow_fd_get(s, fd)) != NULL) {
+		if ((si = shadow_ino_state(s, sf->ino, 1)) == NULL)
+			rc = -ENOMEM;
+		else
+			rc = shadow_publish(s, fd, si);
+	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
 }
@@ -331,16 +587,15 @@ shadow_fsync(struct vfs *v, int fd)
 	return shadow_sync_common(v, fd, 0);
 }
 
-/* Records a size change, published at the next sync. */
+/* Records a size change of fd's inode, published at the next sync. */
 static void
 shadow_note_size(struct shadow *s, int fd, off_t newsize)
 {
 	struct shadow_fd	*sf;
 
 	pthread_mutex_lock(&s->lock);
-	if ((sf = shadow_fd_get(s, fd)) != NULL && newsize >= 0 &&
-	    (sf->trunc_lo < 0 || newsize < sf->trunc_lo))
-		sf->trunc_lo = newsize;
+	if ((sf = shadow_fd_get(s, fd)) != NULL)
+		shadow_note_size_locked(s, sf->ino, newsize);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -416,7 +671,7 @@ shadow_link_entry(struct shadow *s, const char *olddir, const char *newdir,
 		/* Never opened through us: keep what the shadow has. */
 		if (lstat(opath, &sb) == 0)
 			return link(opath, npath) == 0 ? 0 : neg_errno();
-		if ((rc = shadow_inode_fresh(s, ino)) != 0)
+		if ((rc = shadow_inode_fresh(s, ino, NULL)) != 0)
 			return rc;
 	}
 	return link(ipath, npath) == 0 ? 0 : neg_errno();
@@ -554,6 +809,7 @@ shadow_destroy(struct vfs *v)
 
 	pthread_mutex_destroy(&s->lock);
 	free(s->fds);
+	free(s->inos);
 	free(s);
 	free(v);
 }
@@ -610,9 +866,11 @@ shadow_drop_stale_generations(struct shadow *s, const char *base)
 /*
  * Makes the shadow directory a symlink to its current generation
  * (DIR.gen-N), converting a plain directory or creating an empty one.
+ * Sets *kept when it already was one: an earlier run on the same data
+ * directory left it, and its inode files still describe that directory.
  */
 static int
-shadow_setup_dir(struct shadow *s)
+shadow_setup_dir(struct shadow *s, int *kept)
 {
 	char		 gen0[PATH_MAX], target[PATH_MAX];
 	const char	*base;
@@ -620,8 +878,10 @@ shadow_setup_dir(struct shadow *s)
 
 	base = strrchr(s->dir, '/');
 	base = base != NULL ? base + 1 : s->dir;
+	*kept = 0;
 	if (lstat(s->dir, &sb) == 0 && S_ISLNK(sb.st_mode)) {
 		shadow_drop_stale_generations(s, base);
+		*kept = 1;
 		return 0;
 	}
 	if (vfs_pathf(gen0, sizeof(gen0), "%s.gen-0", s->dir) != 0 ||
@@ -644,7 +904,7 @@ vfs_shadow_new(const char *shadow_dir, struct vfs **out, char *err,
 	struct vfs	*v = NULL;
 	struct shadow	*s = NULL;
 	struct vfs_ops	*ops;
-	int		 rc;
+	int		 rc, kept;
 
 	*out = NULL;
 	v = calloc(1, sizeof(*v) + sizeof(*ops));
@@ -662,14 +922,19 @@ vfs_shadow_new(const char *shadow_dir, struct vfs **out, char *err,
 	}
 	vfs_pathf(s->dir, sizeof(s->dir), "%s", shadow_dir);
 	vfs_pathf(s->inodes, sizeof(s->inodes), "%s.inodes", shadow_dir);
-	if ((rc = shadow_setup_dir(s)) != 0 ||
+	if ((rc = shadow_setup_dir(s, &kept)) != 0 ||
 	    (mkdir(s->inodes, 0755) != 0 && errno != EEXIST &&
 	    (rc = neg_errno()) != 0)) {
 		snprintf(err, errlen, "vfs shadow: setting up %s: %s", s->dir,
 		    strerror(-rc));
 		goto out;
 	}
-	shadow_empty_dir(s->inodes);
+	/*
+	 * A plain directory (a copy of the data directory) or a new one:
+	 * earlier inode files are about files it does not describe.
+	 */
+	if (!kept)
+		shadow_empty_dir(s->inodes);
 	pthread_mutex_init(&s->lock, NULL);
 	ops = (struct vfs_ops *)(v + 1);
 	*ops = vfs_posix_ops;

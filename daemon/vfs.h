@@ -14,11 +14,21 @@
  *                    rename, unlink) only once the directory was fsynced.
  *                    DIR is therefore what a power loss would leave.  It
  *                    mirrors the directory given to vfs_bind() (the data
- *                    directory); DIR must start as a copy of it (or empty
- *                    when it is new).  DIR becomes a symlink to DIR.gen-N,
+ *                    directory).  DIR must start as one of: missing or
+ *                    empty (a new data directory); a plain copy of the
+ *                    data directory (then DIR.gen-* and DIR.inodes must be
+ *                    removed: after a power loss, or to count everything
+ *                    written so far as durable); or as an earlier run on
+ *                    the same, untouched data directory left it (after a
+ *                    process kill: the page cache survives, so the first
+ *                    sync of a file this run did not create publishes all
+ *                    of it, as a kernel would flush the dead process's
+ *                    dirty pages).  DIR becomes a symlink to DIR.gen-N,
  *                    switched atomically at each directory fsync so that a
  *                    kill never leaves half a rename; DIR.inodes holds one
- *                    file per real inode.
+ *                    file per real inode (kept across runs, with the real
+ *                    file's birth time, so a file whose rename never became
+ *                    durable keeps its synced bytes).
  *   fault:OPTS       plain system calls that fail on purpose, OPTS being a
  *                    comma-separated list of
  *                      enospc-after-bytes=N   writes past N bytes in total

@@ -247,40 +247,6 @@ verify(const char *shadow, const struct expect *ex, char *why, size_t len)
 	return good;
 }
 
-/* Replaces dir by a copy of the files in src (flat). */
-static void
-copy_dir(const char *src, const char *dst)
-{
-	DIR		*d;
-	struct dirent	*de;
-	char		 a[600], b[600], buf[65536];
-	ssize_t		 n;
-	int		 in, out;
-
-	tu_rmtree(dst);
-	mkdir(dst, 0755);
-	if ((d = opendir(src)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
-			continue;
-		if (snprintf(a, sizeof(a), "%s/%s", src, de->d_name) >=
-		    (int)sizeof(a) || snprintf(b, sizeof(b), "%s/%s", dst,
-		    de->d_name) >= (int)sizeof(b))
-			continue;
-		if ((in = open(a, O_RDONLY)) < 0)
-			continue;
-		out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
-			if (write(out, buf, (size_t)n) != n)
-				break;
-		close(in);
-		if (out >= 0)
-			close(out);
-	}
-	closedir(d);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -353,7 +319,7 @@ main(int argc, char **argv)
 		    ", snapshot %" PRIu64 " all survived", r, ex.durable,
 		    ex.term, ex.snapshot);
 		/* The next run starts from what the power loss left. */
-		copy_dir(shadow, dir);
+		tu_copy_dir(shadow, dir);
 	}
 	if (failed)
 		diag("FAILED with seed %" PRIu64 "; files kept in %s", seed,

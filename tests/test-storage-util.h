@@ -56,6 +56,40 @@ tu_rmtree(const char *dir)
 	rmdir(dir);
 }
 
+/* Replaces directory dst by a copy of the regular files in src (flat). */
+static inline void
+tu_copy_dir(const char *src, const char *dst)
+{
+	DIR		*d;
+	struct dirent	*de;
+	char		 a[4200], b[4200], buf[65536];
+	ssize_t		 n;
+	int		 in, out;
+
+	tu_rmtree(dst);
+	mkdir(dst, 0755);
+	if ((d = opendir(src)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (snprintf(a, sizeof(a), "%s/%s", src, de->d_name) >=
+		    (int)sizeof(a) || snprintf(b, sizeof(b), "%s/%s", dst,
+		    de->d_name) >= (int)sizeof(b))
+			continue;
+		if ((in = open(a, O_RDONLY)) < 0)
+			continue;
+		out = open(b, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		while (out >= 0 && (n = read(in, buf, sizeof(buf))) > 0)
+			if (write(out, buf, (size_t)n) != n)
+				break;
+		close(in);
+		if (out >= 0)
+			close(out);
+	}
+	closedir(d);
+}
+
 /* Deterministic payload byte j of entry index. */
 static inline uint8_t
 tu_byte(uint64_t index, uint32_t j)

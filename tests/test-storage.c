@@ -876,6 +876,145 @@ test_boundary_truncation_power_loss(struct tap *t)
 	fx_done(&fx);
 }
 
+/* Appends entries lo..hi (term 1, len bytes each) without syncing them. */
+static int
+append_unsynced(struct storage *st, uint64_t lo, uint64_t hi, uint32_t len,
+    char *err)
+{
+	struct raft_entry	*es;
+	uint8_t			*bufs;
+	uint64_t		 i;
+	int			 rc;
+
+	es = calloc((size_t)(hi - lo + 1), sizeof(*es));
+	bufs = malloc((size_t)(hi - lo + 1) * len);
+	for (i = lo; i <= hi; i++)
+		tu_entry(&es[i - lo], i, 1, len, bufs + (i - lo) * len);
+	rc = storage_append(st, es, (size_t)(hi - lo + 1), 0, err, 512);
+	free(es);
+	free(bufs);
+	return rc;
+}
+
+/* How the shadow is handed over between the killed run and the next. */
+enum kill_handover {
+	HANDOVER_KEEP,		/* kept as the killed run left it */
+	HANDOVER_KEEP_RENAME,	/* kept; the kill lost a closing rename */
+	HANDOVER_COPY,		/* reset to a plain copy of the data dir */
+};
+
+/*
+ * A run is SIGKILLed with unsynced records (the page cache keeps them),
+ * the next run starts on the same disk, recovers (closing the open
+ * segment), appends past a segment boundary and syncs; then the power
+ * goes.  Everything the second run loaded and synced must survive: its
+ * fsyncs flush the first run's dirty pages too, as a kernel does.
+ */
+static void
+kill_then_power_loss(struct tap *t, enum kill_handover how, const char *what)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	struct storage_loaded	 l;
+	struct storage_options	 o;
+	struct vfs		*v;
+	char			 shadow[300], spec[320], p[340];
+	uint64_t		 last = 0, i;
+	size_t			 n_loaded = 0;
+	int			 rc;
+	bool			 good;
+
+	fx_init(&fx, "killpl");
+	snprintf(shadow, sizeof(shadow), "%.250s-shadow", fx.dir);
+	snprintf(spec, sizeof(spec), "shadow:%s", shadow);
+
+	/* The first run; "killed": closed without a sync. */
+	rc = vfs_from_spec(spec, &v, fx.err, sizeof(fx.err));
+	rc |= fx_open(&fx, v, SEGSZ, 0, &st);
+	if (how == HANDOVER_KEEP_RENAME) {
+		rc |= append_range(st, 1, SEGN, 1, 100, 0, fx.err);
+		usleep(300 * 1000);	/* the helper prepares open-1 */
+		/* Closes segment 1 (renamed, directory not synced). */
+		rc |= append_unsynced(st, SEGN + 1, SEGN + 2, 100, fx.err);
+	} else {
+		rc |= append_range(st, 1, 30, 1, 100, 0, fx.err);
+		rc |= append_unsynced(st, 31, 35, 100, fx.err);
+	}
+	storage_close(st);
+	vfs_free(v);
+	is_int(t, rc, 0, "%s: first run wrote, then was killed (%s)", what,
+	    fx.err);
+	if (how == HANDOVER_COPY) {
+		/* What tests/faults/nemesis.sh fn_reset_shadow does. */
+		unlink(shadow);
+		for (i = 0; i < 8; i++) {
+			snprintf(p, sizeof(p), "%s.gen-%" PRIu64, shadow, i);
+			tu_rmtree(p);
+		}
+		snprintf(p, sizeof(p), "%s.inodes", shadow);
+		tu_rmtree(p);
+		tu_copy_dir(fx.dir, shadow);
+	}
+
+	/* The second run: recovery, then a full segment more, synced. */
+	rc = vfs_from_spec(spec, &v, fx.err, sizeof(fx.err));
+	if (rc == 0)
+		rc = fx_open(&fx, v, SEGSZ, 0, &st);
+	if (rc == 0) {
+		if ((rc = storage_load(st, &l, fx.err, sizeof(fx.err))) == 0) {
+			n_loaded = l.n_entries;
+			storage_loaded_free(&l);
+		}
+		last = storage_last_index(st);
+		if (rc == 0)
+			rc = append_range(st, last + 1, last + SEGN, 1, 100, 0,
+			    fx.err);
+		storage_close(st);
+	}
+	vfs_free(v);
+	is_int(t, rc, 0, "%s: second run recovered %zu entries and synced "
+	    "%d more (%s)", what, n_loaded, SEGN, fx.err);
+
+	/* The power goes: the shadow is what the disk holds. */
+	storage_options_init(&o);
+	o.cluster_id = CLUSTER;
+	o.node_id = NODE;
+	o.segment_bytes = SEGSZ;
+	o.log = &fx.lg;
+	rc = storage_open(shadow, &o, &st, fx.err, sizeof(fx.err));
+	is_int(t, rc, 0, "%s: what the power loss left opens (%s)", what,
+	    fx.err);
+	if (rc == 0) {
+		rc = storage_load(st, &l, fx.err, sizeof(fx.err));
+		good = rc == 0 && l.n_entries == last + SEGN;
+		for (i = 0; good && i < l.n_entries; i++)
+			good = tu_entry_ok(&l.entries[i], i + 1, 100);
+		ok(t, good, "%s: it holds 1..%" PRIu64 " (loaded %zu)", what,
+		    last + SEGN, rc == 0 ? l.n_entries : 0);
+		if (rc == 0)
+			storage_loaded_free(&l);
+		storage_close(st);
+	}
+	tu_rmtree(shadow);
+	for (i = 0; i < 64; i++) {
+		snprintf(p, sizeof(p), "%s.gen-%" PRIu64, shadow, i);
+		tu_rmtree(p);
+	}
+	snprintf(p, sizeof(p), "%s.inodes", shadow);
+	tu_rmtree(p);
+	fx_done(&fx);
+}
+
+/* Process kill, restart on the same disk, power loss (faults issue 7). */
+static void
+test_kill_then_power_loss(struct tap *t)
+{
+	kill_then_power_loss(t, HANDOVER_KEEP, "kept shadow");
+	kill_then_power_loss(t, HANDOVER_KEEP_RENAME,
+	    "kept shadow, closing rename lost");
+	kill_then_power_loss(t, HANDOVER_COPY, "shadow reset to a copy");
+}
+
 int
 main(void)
 {
@@ -896,5 +1035,6 @@ main(void)
 	test_write_errors(&t);
 	test_shadow_vfs(&t);
 	test_boundary_truncation_power_loss(&t);
+	test_kill_then_power_loss(&t);
 	return tap_done(&t);
 }
