@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "errbuf.h"
 #include "storage.h"
 #include "storage-format.h"
 
@@ -118,8 +119,8 @@ void	 st_path(const struct storage *st, const char *name, char *buf,
 	    size_t len);
 int	 st_write_atomic(struct storage *st, const char *name,
 	    const uint8_t *buf, size_t len, char *err, size_t errlen);
-void	 st_seterr(char *err, size_t errlen, const char *fmt, ...)
-	    __attribute__((format(printf, 3, 4)));
+/* Formats into a caller's error buffer (err may be NULL). */
+#define st_seterr	errbuf_set
 
 /* storage-scan.c: analysis of the log files, shared by open and check. */
 int	 log_analyze(const char *dir, size_t window, struct seg_found **out,

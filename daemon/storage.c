@@ -29,19 +29,6 @@
 #define DEFAULT_MAX_UNSYNCED	(32u << 20)
 #define MIN_SEGMENT_BYTES	4096
 
-/* Formats into a caller's error buffer (err may be NULL). */
-void
-st_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list	 ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /*
  * Puts st into the failed state (once; the first error sticks), and copies
  * the message to err.  Returns the original error.
