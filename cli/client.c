@@ -28,6 +28,7 @@
 #define BACKOFF_MIN_MS	50
 #define BACKOFF_MAX_MS	500
 #define REFUSED_ROUNDS	3	/* give up after this many all-refused rounds */
+#define ATTEMPT_MIN_MS	1000	/* the shortest wait for one attempt */
 #define CONNECT_FAILED	"cannot connect (refused or unreachable)"
 
 struct endpoint {
@@ -836,6 +837,24 @@ remaining(uint64_t deadline)
 	return now < deadline ? deadline - now : 0;
 }
 
+/*
+ * How long one attempt (or one discovery round) may wait: a third of the
+ * command's timeout, at least ATTEMPT_MIN_MS, never past the deadline.  A
+ * node that accepts connections but never answers (paused, or cut off
+ * after the handshake) then costs one attempt, not the whole command, and
+ * the leader is looked for again in the time left.
+ */
+static uint64_t
+attempt_budget(const struct client *c, uint64_t deadline)
+{
+	uint64_t	 left = remaining(deadline);
+	uint64_t	 part = c->timeout_ms / 3;
+
+	if (part < ATTEMPT_MIN_MS)
+		part = ATTEMPT_MIN_MS;
+	return part < left ? part : left;
+}
+
 /* Writes "URL: error; ..." for every endpoint with an error into err. */
 static void
 describe_errors(const struct client *c, const char *what, char *err,
@@ -878,7 +897,7 @@ pick_endpoint(struct client *c, const struct client_request *rq,
 		return (first + attempt) % c->n_listed;
 	}
 	if (c->leader == NO_ENDPOINT)
-		discover(c, remaining(deadline));
+		discover(c, attempt_budget(c, deadline));
 	return c->leader;
 }
 
@@ -916,7 +935,7 @@ client_call(struct client *c, const struct client_request *rq,
 		}
 		call.batch = &b;
 		call.endpoint = t;
-		b.timeout_ms = remaining(deadline);
+		b.timeout_ms = attempt_budget(c, deadline);
 		if (b.timeout_ms == 0)
 			break;
 		call_start(c, &call, rq->method, rq->path, rq->body,

@@ -116,6 +116,22 @@ print([n["url"] for n in json.load(sys.stdin)["nodes"] if n.get("role") == "foll
 ctl -e "$FOLLOWER" put via-follower yes
 is "$RC" 0 "a write through a follower-only endpoint list succeeds"
 
+# Pause the leader: it still accepts connections but never answers, so
+# every request to it hangs.  A write must reach the new leader instead of
+# waiting out the whole timeout on the paused one.
+eval "PPID_=\$NODE_PID_$LEADER"
+kill -STOP "$PPID_"
+diag "paused leader $LEADER (pid $PPID_)"
+START=$(date +%s)
+ctl --timeout 10s put after-pause elsewhere
+END=$(date +%s)
+is "$RC" 0 "a put while the leader is paused succeeds"
+[ $((END - START)) -lt 9 ]
+ok $? "without waiting out the whole timeout ($((END - START)) s)"
+kill -CONT "$PPID_"
+LEADER=$(wait_leader)
+diag "leader after the pause: $LEADER"
+
 # Kill the leader.
 eval "LPID=\$NODE_PID_$LEADER"
 kill -9 "$LPID"
