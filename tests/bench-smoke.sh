@@ -82,5 +82,8 @@ ok "$st" "the single-client write latency is given as a multiple"
 left=$(find "$tmp/run" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
 ok "$([ "$left" -eq 0 ]; echo $?)" "the temporary data directory is removed"
 
+pgrep -f "$tmp/run/" >/dev/null
+ok "$([ $? -ne 0 ]; echo $?)" "no process of the run is left"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
