@@ -30,6 +30,8 @@
 #define KVCMD_F_CAS		0x01	/* apply only if mod index == cas */
 #define KVCMD_F_SESSION		0x02	/* carries client id and seq */
 #define KVCMD_F_ALL		(KVCMD_F_CAS | KVCMD_F_SESSION)
+/* The most bytes an encoding adds to its key and value. */
+#define KVCMD_MAX_OVERHEAD	(KVCMD_HEADER_LEN + 8 + 16)
 
 enum kvcmd_op {
 	KVCMD_PUT = 1,

@@ -803,6 +803,11 @@ node_start(const struct options *o, struct event_base *base,
 	if (rc_cfg.heartbeat_ticks == 0)
 		rc_cfg.heartbeat_ticks = 1;
 	rc_cfg.max_inflight = (uint32_t)o->max_inflight;
+	/* The largest command must fit one entry: value, key and header. */
+	if (o->max_value_size + o->max_key_size + KVCMD_MAX_OVERHEAD >
+	    rc_cfg.max_msg_bytes)
+		rc_cfg.max_msg_bytes = (uint32_t)(o->max_value_size +
+		    o->max_key_size + KVCMD_MAX_OVERHEAD);
 	rc_cfg.max_pending_reads = (uint32_t)o->max_pending_reads;
 	rc_cfg.rand = node_rand;
 	rc_cfg.rand_ctx = &n->rand_state;
@@ -833,6 +838,18 @@ node_start(const struct options *o, struct event_base *base,
 	transport_config_defaults(&tc);
 	tc.cluster_id = o->cluster_id;
 	tc.self_id = o->node_id;
+	/*
+	 * A full AppendEntries in JSON: base64 of max_msg_bytes of payload
+	 * plus each entry's fields and the header.  Every node must agree on
+	 * the limits, as they do on --max-value-size.
+	 */
+	{
+		size_t need = (size_t)rc_cfg.max_msg_bytes / 3 * 4 + 4 +
+		    (size_t)rc_cfg.max_msg_entries * 256 + 64 * 1024;
+
+		if (need > tc.max_body)
+			tc.max_body = need;
+	}
 	if ((rc = transport_new(base, dns, lg, &tc, on_peer_message, n, &n->tr,
 	    err, errlen)) != 0)
 		goto fail;

@@ -74,6 +74,18 @@ bkey2=$(echo "$bkey" | sed 's,/,%2F,g')
 rk_http GET "$(rk_url "$L")/v1/kv/$bkey2"
 cmp -s "$RK_TMP/bin.val" "$RK_TMP/body"
 rk_ok $? "'/' and %2F name the same key"
+# A value of exactly the default --max-value-size (1 MiB) is accepted and
+# replicated: the core's entry limit and the peer body limit leave room for
+# the key, the command header and base64.
+head -c 1048576 /dev/urandom >"$RK_TMP/max.val"
+rk_put "$L" "max-value" "$RK_TMP/max.val"
+rk_code 200 "PUT of a value of exactly 1 MiB (the default limit)"
+rk_wait_converged 10
+for i in 1 2 3; do
+	rk_http GET "$(rk_url "$i")/v1/kv/max-value?stale"
+	cmp -s "$RK_TMP/max.val" "$RK_TMP/body"
+	rk_ok $? "node $i holds the 1 MiB value, byte for byte"
+done
 rk_put_str "$L" "%00" "nul key"
 rk_code 200 "PUT of the one-byte key %00"
 rk_http GET "$(rk_url "$L")/v1/kv/%00"
