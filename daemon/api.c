@@ -30,6 +30,7 @@
 #define KV_PREFIX	"/v1/kv/"
 #define LIST_DEFAULT	100
 #define LIST_MAX	10000
+#define LIST_MAX_BYTES	(4u * 1024 * 1024)	/* keys + values per page */
 
 /* ------------------------------------------------------------------ */
 /* Replies.                                                            */
@@ -252,11 +253,24 @@ serve_list(struct node *n, struct evhttp_request *req, const uint8_t *prefix,
 {
 	struct kv_entry	*out = xcalloc(limit, sizeof(*out));
 	json_t		*arr = json_array(), *obj;
-	size_t		 got, i;
+	size_t		 got, i, bytes = 0;
 	bool		 more = false;
 
 	got = kv_list(node_kv(n), prefix, prefix_len, after, after_len, out,
 	    limit, &more);
+	/*
+	 * A page holds at most LIST_MAX_BYTES of keys and values (but always
+	 * one record), so that a listing of large values cannot build a
+	 * reply of gigabytes: the rest follows through "next".
+	 */
+	for (i = 0; i < got; i++) {
+		bytes += out[i].key_len + (keys_only ? 0 : out[i].value_len);
+		if (i > 0 && bytes > LIST_MAX_BYTES) {
+			got = i;
+			more = true;
+			break;
+		}
+	}
 	for (i = 0; i < got; i++) {
 		json_t *item = json_pack("{s:o, s:I, s:I}", "key",
 		    json_b64(out[i].key, out[i].key_len), "mod_index",

@@ -86,6 +86,26 @@ for i in 1 2 3; do
 	cmp -s "$RK_TMP/max.val" "$RK_TMP/body"
 	rk_ok $? "node $i holds the 1 MiB value, byte for byte"
 done
+# A listing of large values is paged by size, not only by --limit: five
+# 1 MiB values never come back in one reply, and "next" reaches them all.
+for i in 1 2 3 4 5; do
+	rk_put "$L" "big%2F$i" "$RK_TMP/max.val"
+done
+seen=0 pages=0 after=
+while [ $pages -lt 10 ]; do
+	rk_http GET "$(rk_url "$L")/v1/kv?prefix=big%2F&limit=100$after"
+	[ "$RK_CODE" = 200 ] || break
+	pages=$((pages + 1))
+	n=$(rk_json 'len(j["kvs"])')
+	seen=$((seen + n))
+	[ "$(rk_json 'j["more"]')" = true ] || break
+	after="&start_after=$(python3 -c 'import base64, sys, urllib.parse
+print(urllib.parse.quote(base64.b64decode(sys.argv[1]), safe=""))' \
+	    "$(rk_json 'j["next"]')")"
+done
+rk_is "$seen" 5 "paging through five 1 MiB values returns each once"
+[ "$pages" -ge 2 ]
+rk_ok $? "in more than one page ($pages)"
 rk_put_str "$L" "%00" "nul key"
 rk_code 200 "PUT of the one-byte key %00"
 rk_http GET "$(rk_url "$L")/v1/kv/%00"
