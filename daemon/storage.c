@@ -449,6 +449,53 @@ recover_one(struct storage *st, struct seg_found *f, char *err, size_t errlen)
 	return -EBADMSG;
 }
 
+/*
+ * Removes closed segments whose every entry the snapshot covers.  A crash
+ * during compaction, before its directory fsync, can leave any subset of
+ * them behind, with gaps between them: garbage, not corruption.
+ */
+static int
+drop_covered_segments(struct storage *st, char *err, size_t errlen)
+{
+	char		 path[PATH_MAX];
+	DIR		*d;
+	struct dirent	*de;
+	uint64_t	 first, last;
+	int		 rc = 0, dropped = 0;
+
+	if (!st->has_snap)
+		return 0;
+	if ((d = opendir(st->dir)) == NULL) {
+		rc = -errno;
+		st_seterr(err, errlen, "%s: opendir: %s", st->dir,
+		    strerror(-rc));
+		return rc;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!name_is_closed_seg(de->d_name, &first, &last) ||
+		    last > st->snap_index)
+			continue;
+		st_path(st, de->d_name, path, sizeof(path));
+		if ((rc = vfs_unlink(st->vfs, path)) != 0) {
+			st_seterr(err, errlen, "%s: unlink: %s", path,
+			    strerror(-rc));
+			break;
+		}
+		dropped++;
+	}
+	closedir(d);
+	if (rc == 0 && dropped > 0) {
+		if (st->log != NULL)
+			log_warn(st->log, "%s: removed %d segment(s) below "
+			    "snapshot %" PRIu64 " left by an interrupted "
+			    "compaction", st->dir, dropped, st->snap_index);
+		if ((rc = vfs_fsync_dir(st->vfs, st->dir)) != 0)
+			st_seterr(err, errlen, "%s: fsync: %s", st->dir,
+			    strerror(-rc));
+	}
+	return rc;
+}
+
 /* Recovers the log: analyse, refuse corruption, repair tears, index. */
 static int
 open_log(struct storage *st, char *err, size_t errlen)
@@ -539,6 +586,7 @@ storage_open(const char *dir, const struct storage_options *opts,
 	    (rc = open_clean_tmp(st, err, errlen)) != 0 ||
 	    (rc = open_hard_state(st, err, errlen)) != 0 ||
 	    (rc = snap_recover(st, err, errlen)) != 0 ||
+	    (rc = drop_covered_segments(st, err, errlen)) != 0 ||
 	    (rc = open_log(st, err, errlen)) != 0 ||
 	    (rc = prep_start(st, err, errlen)) != 0)
 		goto fail;
