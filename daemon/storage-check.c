@@ -264,6 +264,40 @@ check_repair_log(struct check *c, struct seg_found *found, size_t n,
 	return vfs_fsync_dir(c->vfs, c->dir);
 }
 
+/*
+ * Reports closed segments the snapshot covers (an interrupted compaction's
+ * garbage, which the node removes when it starts); removes them on repair.
+ */
+static void
+check_covered(struct check *c)
+{
+	char		 path[PATH_MAX];
+	DIR		*d;
+	struct dirent	*de;
+	uint64_t	 first, last;
+	int		 rc;
+
+	if (c->snap_index == 0 || (d = opendir(c->dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!name_is_closed_seg(de->d_name, &first, &last) ||
+		    last > c->snap_index)
+			continue;
+		fprintf(c->out, "segment %s: covered by snapshot %" PRIu64
+		    " (left by an interrupted compaction; removed at start)\n",
+		    de->d_name, c->snap_index);
+		if (!c->repair)
+			continue;
+		vfs_pathf(path, sizeof(path), "%s/%s", c->dir, de->d_name);
+		if ((rc = vfs_unlink(c->vfs, path)) != 0)
+			fprintf(c->out, "repair: cannot remove %s: %s\n",
+			    de->d_name, strerror(-rc));
+		else
+			fprintf(c->out, "repair: removed %s\n", de->d_name);
+	}
+	closedir(d);
+}
+
 /* Reports the segments and the log's range. */
 static int
 check_log(struct check *c, char *err, size_t errlen)
@@ -273,8 +307,9 @@ check_log(struct check *c, char *err, size_t errlen)
 	uint64_t	 first = 0, last = 0;
 	int		 rc;
 
-	if ((rc = log_analyze(c->dir, CHECK_WINDOW, &found, &n, err,
-	    errlen)) != 0)
+	check_covered(c);
+	if ((rc = log_analyze(c->dir, CHECK_WINDOW, c->snap_index, &found, &n,
+	    err, errlen)) != 0)
 		return rc;
 	for (i = 0; i < n; i++) {
 		f = &found[i];

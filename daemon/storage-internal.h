@@ -123,8 +123,12 @@ int	 st_write_atomic(struct storage *st, const char *name,
 #define st_seterr	errbuf_set
 
 /* storage-scan.c: analysis of the log files, shared by open and check. */
-int	 log_analyze(const char *dir, size_t window, struct seg_found **out,
-	    size_t *n, char *err, size_t errlen);
+/*
+ * Closed segments whose last index is <= covered (the snapshot's) are left
+ * out: an interrupted compaction's garbage, not part of the log.
+ */
+int	 log_analyze(const char *dir, size_t window, uint64_t covered,
+	    struct seg_found **out, size_t *n, char *err, size_t errlen);
 void	 log_found_free(struct seg_found *f, size_t n);
 int	 file_read_all(const char *path, uint8_t **buf, size_t *len,
 	    size_t max);

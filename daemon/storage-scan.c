@@ -306,8 +306,8 @@ found_has_data(const struct seg_found *f)
 
 /* Lists, scans and judges every segment of dir. */
 int
-log_analyze(const char *dir, size_t window, struct seg_found **out,
-    size_t *n, char *err, size_t errlen)
+log_analyze(const char *dir, size_t window, uint64_t covered,
+    struct seg_found **out, size_t *n, char *err, size_t errlen)
 {
 	struct seg_found *found = NULL, *f, *nf;
 	size_t		 nfound = 0, cap = 0, i, j;
@@ -328,6 +328,8 @@ log_analyze(const char *dir, size_t window, struct seg_found **out,
 		bool	 closed = name_is_closed_seg(de->d_name, &a, &b);
 
 		if (!closed && !name_is_open_seg(de->d_name, &a))
+			continue;
+		if (closed && b <= covered)
 			continue;
 		if (nfound == cap) {
 			cap = cap ? cap * 2 : 16;

@@ -505,7 +505,8 @@ open_log(struct storage *st, char *err, size_t errlen)
 	struct seg	 s;
 	int		 rc;
 
-	rc = log_analyze(st->dir, st->opts.max_unsynced_bytes, &found, &nfound,
+	rc = log_analyze(st->dir, st->opts.max_unsynced_bytes,
+	    st->has_snap ? st->snap_index : 0, &found, &nfound,
 	    err, errlen);
 	if (rc != 0)
 		return rc;

@@ -574,6 +574,19 @@ test_interrupted_compaction(struct tap *t)
 	}
 	ok(t, removed >= 3 && segs >= 4, "left a gap among %d covered "
 	    "segments (of %d)", removed, segs);
+	{
+		char	*report = NULL;
+		size_t	 report_len = 0;
+		FILE	*rf = open_memstream(&report, &report_len);
+
+		rc = storage_check(fx.dir, false, rf, NULL, fx.err,
+		    sizeof(fx.err));
+		fclose(rf);
+		ok(t, rc == 0 && strstr(report, "covered by snapshot 300") !=
+		    NULL, "check: the covered segments are no problem (%s)",
+		    rc != 0 ? fx.err : "sound");
+		free(report);
+	}
 	rc = fx_open(&fx, NULL, SEGSZ, 0, &st);
 	is_int(t, rc, 0, "opens despite the gap below the snapshot: %s",
 	    rc != 0 ? fx.err : "ok");
