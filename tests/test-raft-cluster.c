@@ -11,8 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
-#include "tap.h"
+#include "sim-test.h"
 
 #define ELECTION	10
 #define BOUND		(10 * ELECTION)
@@ -62,17 +61,6 @@ static struct sim *
 cluster(unsigned n, uint64_t seed)
 {
 	return cluster_tweaked(n, seed, NULL);
-}
-
-/* Reports a simulator violation (with the dump) as a failed check. */
-static void
-no_violation(struct tap *t, struct sim *s, const char *name)
-{
-	ok(t, sim_error(s) == NULL, "%s: no invariant violated", name);
-	if (sim_error(s) != NULL) {
-		diag("%s", sim_error(s));
-		sim_dump(s, stdout);
-	}
 }
 
 /* Proposes data on the current leader; returns its index or 0. */

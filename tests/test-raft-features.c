@@ -9,33 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
-#include "tap.h"
+#include "sim-test.h"
 
 #define ELECTION	10
 #define BOUND		(10 * ELECTION)
-
-/* What a filter saw and whether it drops a kind of message. */
-struct watch {
-	int		 drop_type;	/* 0: none */
-	raft_id_t	 from;		/* record messages from this node */
-	struct raft_msg	 last[8];	/* last message of each type */
-	uint64_t	 seen[8];
-};
-
-/* Records messages and drops drop_type. */
-static enum sim_verdict
-watch_filter(void *ctx, const struct raft_msg *m)
-{
-	struct watch *w = ctx;
-
-	if (m->from == w->from && m->type <= RAFT_MSG_TYPE_MAX) {
-		w->last[m->type] = *m;
-		w->last[m->type].entries = NULL;
-		w->seen[m->type]++;
-	}
-	return m->type == w->drop_type ? SIM_DROP : SIM_PASS;
-}
 
 struct bounds {
 	uint32_t	 max_entries, max_bytes, max_inflight;
@@ -88,17 +65,6 @@ cluster(unsigned n, uint64_t seed, struct bounds *b, struct watch *w)
 		exit(1);
 	}
 	return s;
-}
-
-/* Reports a simulator violation as a failed check. */
-static void
-no_violation(struct tap *t, struct sim *s, const char *name)
-{
-	ok(t, sim_error(s) == NULL, "%s: no invariant violated", name);
-	if (sim_error(s) != NULL) {
-		diag("%s", sim_error(s));
-		sim_dump(s, stdout);
-	}
 }
 
 /* Term of node id. */

@@ -12,29 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sim.h"
-#include "tap.h"
+#include "sim-test.h"
 
 #define CLUSTER_ID	0x5151
-
-struct watch {
-	struct raft_msg	 last[8];	/* node 1's last message per type */
-	uint64_t	 seen[8];
-};
-
-/* Records what node 1 sends (the partition then drops it). */
-static enum sim_verdict
-watch_filter(void *ctx, const struct raft_msg *m)
-{
-	struct watch *w = ctx;
-
-	if (m->from == 1 && m->type <= RAFT_MSG_TYPE_MAX) {
-		w->last[m->type] = *m;
-		w->last[m->type].entries = NULL;
-		w->seen[m->type]++;
-	}
-	return SIM_PASS;
-}
 
 /* A 3-node simulator with every link cut and long election timeouts. */
 static struct sim *
@@ -46,6 +26,7 @@ lab(struct watch *w)
 	unsigned i;
 
 	memset(w, 0, sizeof(*w));
+	w->from = 1;		/* what node 1 sends */
 	sim_config_defaults(&cfg);
 	cfg.election_min = cfg.election_max = 50;
 	cfg.heartbeat_min = cfg.heartbeat_max = 5;
@@ -125,17 +106,6 @@ st1(struct sim *s)
 
 	sim_status(s, 1, &st);
 	return st;
-}
-
-/* Reports a simulator violation as a failed check. */
-static void
-no_violation(struct tap *t, struct sim *s, const char *name)
-{
-	ok(t, sim_error(s) == NULL, "%s: no invariant violated", name);
-	if (sim_error(s) != NULL) {
-		diag("%s", sim_error(s));
-		sim_dump(s, stdout);
-	}
 }
 
 /* Term updates, the consistency check, truncation and the commit rule. */
