@@ -54,17 +54,34 @@ all_zero(const uint8_t *p, size_t len)
 	return 1;
 }
 
+/*
+ * Starts a fixed-size image (segment header, hard state, meta, snapshot
+ * header): zeroes it and writes its 8-byte magic and the format version.
+ */
+static void
+fmt_begin(uint8_t *out, size_t size, const char *magic)
+{
+	memset(out, 0, size);
+	memcpy(out, magic, 8);
+	fmt_put32(out + 8, FMT_VERSION);
+}
+
+/* Ends an image: stores the CRC-32C of its first crc_off bytes there. */
+static void
+fmt_seal(uint8_t *out, size_t crc_off)
+{
+	fmt_put32(out + crc_off, crc32c(0, out, crc_off));
+}
+
 /* Writes the segment header with its CRC. */
 void
 seg_header_encode(const struct seg_header *h, uint8_t *out)
 {
-	memset(out, 0, SEG_HEADER_SIZE);
-	memcpy(out, SEG_MAGIC, 8);
-	fmt_put32(out + 8, FMT_VERSION);
+	fmt_begin(out, SEG_HEADER_SIZE, SEG_MAGIC);
 	fmt_put32(out + 12, SEG_HEADER_SIZE);
 	fmt_put64(out + 16, h->first_index);
 	fmt_put64(out + 24, h->epoch);
-	fmt_put32(out + 32, crc32c(0, out, 32));
+	fmt_seal(out, 32);
 }
 
 /* Validates a segment header; fills why on failure. */
@@ -259,13 +276,11 @@ seg_scan(const uint8_t *buf, size_t len, size_t window, seg_record_fn *cb,
 void
 hs_encode(const struct raft_hard_state *hs, uint8_t *out)
 {
-	memset(out, 0, HS_SIZE);
-	memcpy(out, HS_MAGIC, 8);
-	fmt_put32(out + 8, FMT_VERSION);
+	fmt_begin(out, HS_SIZE, HS_MAGIC);
 	fmt_put64(out + 16, hs->term);
 	fmt_put64(out + 24, hs->vote);
 	fmt_put64(out + 32, hs->commit);
-	fmt_put32(out + 40, crc32c(0, out, 40));
+	fmt_seal(out, 40);
 }
 
 /* Validates a hard-state image. */
@@ -306,12 +321,10 @@ hs_decode(const uint8_t *buf, size_t len, struct raft_hard_state *hs,
 void
 meta_encode(uint64_t cluster_id, uint64_t node_id, uint8_t *out)
 {
-	memset(out, 0, META_SIZE);
-	memcpy(out, META_MAGIC, 8);
-	fmt_put32(out + 8, FMT_VERSION);
+	fmt_begin(out, META_SIZE, META_MAGIC);
 	fmt_put64(out + 16, cluster_id);
 	fmt_put64(out + 24, node_id);
-	fmt_put32(out + 32, crc32c(0, out, 32));
+	fmt_seal(out, 32);
 }
 
 /* Validates a meta image. */
@@ -341,13 +354,11 @@ meta_decode(const uint8_t *buf, size_t len, uint64_t *cluster_id,
 void
 snap_header_encode(const struct snap_header *h, uint8_t *out)
 {
-	memset(out, 0, SNAP_HEADER_SIZE);
-	memcpy(out, SNAP_MAGIC, 8);
-	fmt_put32(out + 8, FMT_VERSION);
+	fmt_begin(out, SNAP_HEADER_SIZE, SNAP_MAGIC);
 	fmt_put32(out + 12, h->config_len);
 	fmt_put64(out + 16, h->index);
 	fmt_put64(out + 24, h->term);
-	fmt_put32(out + 40, crc32c(0, out, 40));
+	fmt_seal(out, 40);
 }
 
 /* Validates a snapshot header. */
