@@ -20,6 +20,7 @@
 
 #include "client.h"
 #include "cmd.h"
+#include "monotime.h"
 #include "output.h"
 #include "pct.h"
 #include "xmalloc.h"
@@ -102,16 +103,6 @@ struct bench {
 	char		 first_error[256];
 };
 
-/* Returns CLOCK_MONOTONIC in nanoseconds. */
-static uint64_t
-mono_ns(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /* Returns the next pseudo-random number (xorshift64*). */
 static uint64_t
 bench_rand(struct bench *b)
@@ -158,7 +149,7 @@ on_bench_response(struct evhttp_request *req, void *arg)
 {
 	struct bench_worker *w = arg;
 	struct bench	*b = w->bench;
-	uint64_t	 now = mono_ns();
+	uint64_t	 now = monotime_ns();
 	int		 code = req != NULL ?
 	    evhttp_request_get_response_code(req) : 0;
 	struct timeval	 pause = { 0, ERROR_PAUSE_MS * 1000 };
@@ -216,7 +207,7 @@ worker_send(struct bench_worker *w)
 		b->writes++;
 	} else
 		b->reads++;
-	w->started_ns = mono_ns();
+	w->started_ns = monotime_ns();
 	w->req = req;
 	b->issued++;
 	b->inflight++;
@@ -235,7 +226,7 @@ static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct bench	*b = arg;
-	uint64_t	 now = mono_ns();
+	uint64_t	 now = monotime_ns();
 
 	(void)fd;
 	(void)what;
@@ -429,7 +420,7 @@ cmd_bench_exec(struct cmd_ctx *ctx, const struct cmd_args *args)
 	b.client = ctx->client;
 	b.base = client_base(ctx->client);
 	if (getrandom(&b.rng, sizeof(b.rng), 0) != sizeof(b.rng) || b.rng == 0)
-		b.rng = mono_ns() | 1;
+		b.rng = monotime_ns() | 1;
 	b.value = xmalloc(b.cfg.value_size + 1);
 	for (i = 0; i < b.cfg.value_size; i++)
 		b.value[i] = (uint8_t)('a' + bench_rand(&b) % 26);
@@ -460,7 +451,7 @@ cmd_bench_exec(struct cmd_ctx *ctx, const struct cmd_args *args)
 		goto out;
 	}
 	event_add(tick, &tv);
-	b.start_ns = mono_ns();
+	b.start_ns = monotime_ns();
 	for (i = 0; i < b.cfg.clients; i++)
 		worker_send(&b.workers[i]);
 	while (!b.stopping)

@@ -21,6 +21,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "monotime.h"
 #include "xmalloc.h"
 
 #define NO_ENDPOINT	SIZE_MAX
@@ -89,16 +90,6 @@ struct client {
 	struct batch	*batch;		/* the batch being waited for */
 	bool		 interrupted;
 };
-
-/* Returns a monotonic time in milliseconds. */
-static uint64_t
-now_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int
 client_parse_url(const char *url, char **host, uint16_t *port, char *err,
@@ -832,7 +823,7 @@ refused_again(const struct client *c, unsigned *rounds)
 static uint64_t
 remaining(uint64_t deadline)
 {
-	uint64_t	 now = now_ms();
+	uint64_t	 now = monotime_ms();
 
 	return now < deadline ? deadline - now : 0;
 }
@@ -905,7 +896,7 @@ enum client_outcome
 client_call(struct client *c, const struct client_request *rq,
     struct client_reply *rep, char *err, size_t errlen)
 {
-	uint64_t	 deadline = now_ms() + c->timeout_ms;
+	uint64_t	 deadline = monotime_ms() + c->timeout_ms;
 	uint64_t	 seq = rq->is_write ? ++c->seq : 0;
 	uint64_t	 backoff = BACKOFF_MIN_MS;
 	bool		 maybe_applied = false;
@@ -1036,7 +1027,7 @@ enum client_outcome
 client_find_leader(struct client *c, size_t *endpoint, uint64_t *id,
     char *err, size_t errlen)
 {
-	uint64_t	 deadline = now_ms() + c->timeout_ms;
+	uint64_t	 deadline = monotime_ms() + c->timeout_ms;
 	uint64_t	 backoff = BACKOFF_MIN_MS;
 	unsigned	 refused_rounds = 0;
 	size_t		 i;

@@ -21,6 +21,7 @@
 #include "kv.h"
 #include "kvcmd.h"
 #include "log.h"
+#include "monotime.h"
 #include "node.h"
 #include "options.h"
 #include "pct.h"
@@ -688,7 +689,7 @@ handle_status(struct node *n, struct evhttp_request *req)
 	struct node_info info;
 	json_t		*obj, *jp, *members;
 	size_t		 np, nt, i, j;
-	uint64_t	 now = transport_now_ms();
+	uint64_t	 now = monotime_ms();
 	char		 hash[24];
 
 	node_get_info(n, &info);

@@ -23,6 +23,7 @@
 #include "disk.h"
 #include "kv.h"
 #include "log.h"
+#include "monotime.h"
 #include "node.h"
 #include "options.h"
 #include "storage.h"
@@ -87,15 +88,6 @@ static void	 kick(struct node *n);
 
 /* ------------------------------------------------------------------ */
 /* Ops and their lists.                                                */
-
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static struct op_list *
 list_for(struct node *n, enum op_state state)
@@ -756,7 +748,7 @@ node_start(const struct options *o, struct event_base *base,
 	n->lg = lg;
 	n->base = base;
 	n->dns = dns;
-	n->started_ms = now_ms();
+	n->started_ms = monotime_ms();
 	n->last_role = RAFT_FOLLOWER;
 
 	if (o->test_vfs != NULL && o->test_vfs[0] != '\0') {
@@ -790,7 +782,7 @@ node_start(const struct options *o, struct event_base *base,
 	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || read(fd, &n->rand_state, sizeof(n->rand_state)) !=
 	    (ssize_t)sizeof(n->rand_state))
-		n->rand_state = now_ms() ^ ((uint64_t)getpid() << 32);
+		n->rand_state = monotime_ms() ^ ((uint64_t)getpid() << 32);
 	if (fd >= 0)
 		close(fd);
 	n->rand_state |= 1;
@@ -977,7 +969,7 @@ node_get_info(struct node *n, struct node_info *info)
 	info->cluster_name = n->opt->cluster_name;
 	info->storage_failed = n->storage_failed;
 	info->storage_error = n->storage_failed ? n->storage_error : NULL;
-	info->uptime_ms = now_ms() - n->started_ms;
+	info->uptime_ms = monotime_ms() - n->started_ms;
 	info->applied = kv_applied_index(n->kv);
 	info->state_hash = kv_state_hash(n->kv);
 	info->keys = kv_count(n->kv);

@@ -45,6 +45,7 @@
 #include <jansson.h>
 
 #include "log.h"
+#include "monotime.h"
 #include "raft.h"
 #include "transport.h"
 #include "wire.h"
@@ -163,16 +164,6 @@ static void	peer_pump(struct peer *);
 static void	peer_fail(struct peer *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
-/* Returns the monotonic clock in milliseconds. */
-uint64_t
-transport_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Fills *cfg with the defaults documented in docs/protocol.md. */
 void
 transport_config_defaults(struct transport_config *cfg)
@@ -198,7 +189,7 @@ transport_warn(struct transport *t, struct warn_slot *slot, const char *key,
 {
 	va_list	 ap;
 	char	 line[512];
-	uint64_t now = transport_now_ms();
+	uint64_t now = monotime_ms();
 
 	if (slot->last_ms != 0 && strcmp(slot->key, key) == 0 &&
 	    now - slot->last_ms < t->cfg.warn_interval_ms) {
@@ -738,7 +729,7 @@ peer_request_done(struct evhttp_request *req, void *arg)
 	p->stats.inflight = p->inflight;
 	if (code >= 200 && code < 300) {
 		p->stats.sent++;
-		p->stats.last_contact_ms = transport_now_ms();
+		p->stats.last_contact_ms = monotime_ms();
 		p->stats.connected = 1;
 		p->backoff_ms = 0;
 		conn_set_nodelay(p->conn);

@@ -75,7 +75,7 @@ struct transport_peer_stats {
 	uint64_t	 sent;		/* requests answered 2xx */
 	uint64_t	 dropped;	/* messages dropped: queue full, reset */
 	uint64_t	 errors;	/* connect/timeout/non-2xx failures */
-	uint64_t	 last_contact_ms;	/* monotonic ms of last 2xx; 0 never */
+	uint64_t	 last_contact_ms;	/* monotime_ms() of last 2xx; 0 never */
 	unsigned	 queued;	/* waiting now */
 	unsigned	 inflight;	/* handed to the connection now */
 	unsigned	 backoff_ms;	/* current reconnect delay; 0 healthy */
@@ -151,7 +151,5 @@ size_t	 transport_peer_stats(const struct transport *t,
 void	 transport_server_stats(const struct transport *t,
 	    struct transport_server_stats *out);
 
-/* Monotonic clock in milliseconds, the base of last_contact_ms. */
-uint64_t transport_now_ms(void);
 
 #endif /* RAFTKV_TRANSPORT_H */

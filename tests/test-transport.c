@@ -37,6 +37,7 @@
 #include "log.h"
 #include "raft.h"
 #include "tap.h"
+#include "monotime.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -97,7 +98,7 @@ node_recv(void *arg, const struct raft_msg *m)
 			    pattern(m->entries[i].index, j))
 				n->last_entries_ok = false;
 	}
-	n->last_recv_ms = transport_now_ms();
+	n->last_recv_ms = monotime_ms();
 	if (n->auto_reply && m->type == RAFT_MSG_APPEND) {
 		memset(&resp, 0, sizeof(resp));
 		resp.type = RAFT_MSG_APPEND_RESP;
@@ -127,10 +128,10 @@ run_until(struct ctx *c, bool (*cond)(void *), void *arg,
     unsigned timeout_ms)
 {
 	struct timeval tv = { 0, 5000 };
-	uint64_t deadline = transport_now_ms() + timeout_ms;
+	uint64_t deadline = monotime_ms() + timeout_ms;
 
 	while (!cond(arg)) {
-		if (transport_now_ms() >= deadline)
+		if (monotime_ms() >= deadline)
 			return false;
 		evtimer_add(c->tick, &tv);
 		event_base_loop(c->base, EVLOOP_ONCE);
