@@ -63,6 +63,12 @@ struct call {
 	bool		 is_status;	/* a /v1/status probe */
 	bool		 maybe_sent;	/* a failed request may have arrived */
 	char		 error[200];
+	/* Streaming (client_request.sink). */
+	client_sink_fn	*sink;
+	void		*sink_arg;
+	uint64_t	 streamed;	/* bytes given to sink */
+	int		 sink_err;	/* the sink's error, 0 if none */
+	struct evbuffer	*err_body;	/* owned; the body of a non-200 */
 };
 
 /* Calls waited for together, until done, a deadline or an interrupt. */
@@ -74,6 +80,7 @@ struct batch {
 	bool		 stop_on_leader;
 	bool		 stopped;
 	uint64_t	 timeout_ms;
+	struct event	*timer;		/* the deadline, while waiting */
 };
 
 struct client {
@@ -285,7 +292,32 @@ client_reply_clear(struct client_reply *rep)
 	free(rep->location);
 	if (rep->json != NULL)
 		json_decref(rep->json);
+	if (rep->headers != NULL)
+		json_decref(rep->headers);
 	memset(rep, 0, sizeof(*rep));
+}
+
+/* Writes the lower-case copy of name into buf (len bytes). */
+static void
+lower_name(const char *name, char *buf, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; name[i] != '\0' && i + 1 < len; i++)
+		buf[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ?
+		    name[i] - 'A' + 'a' : name[i]);
+	buf[i] = '\0';
+}
+
+const char *
+client_reply_header(const struct client_reply *rep, const char *name)
+{
+	char	 key[128];
+
+	if (rep->headers == NULL)
+		return NULL;
+	lower_name(name, key, sizeof(key));
+	return json_string_value(json_object_get(rep->headers, key));
 }
 
 /* ------------------------------------------------------------------ */
@@ -332,6 +364,7 @@ on_response(struct evhttp_request *req, void *arg)
 	struct call	*call = arg;
 	struct client_reply *rep = &call->reply;
 	struct evkeyvalq *h;
+	struct evkeyval	*kv;
 	struct evbuffer	*in;
 	const char	*ctype, *loc;
 
@@ -351,8 +384,17 @@ on_response(struct evhttp_request *req, void *arg)
 		return;
 	}
 	h = evhttp_request_get_input_headers(req);
-	in = evhttp_request_get_input_buffer(req);
+	in = call->err_body != NULL && evbuffer_get_length(call->err_body) > 0 ?
+	    call->err_body : evhttp_request_get_input_buffer(req);
 	rep->status = evhttp_request_get_response_code(req);
+	rep->body_streamed = call->streamed;
+	rep->headers = json_object();
+	for (kv = h->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+		char	 key[128];
+
+		lower_name(kv->key, key, sizeof(key));
+		json_object_set_new(rep->headers, key, json_string(kv->value));
+	}
 	rep->body_len = evbuffer_get_length(in);
 	rep->body = xmalloc(rep->body_len + 1);
 	evbuffer_remove(in, rep->body, rep->body_len);
@@ -369,6 +411,50 @@ on_response(struct evhttp_request *req, void *arg)
 		    0, NULL);
 	rep->endpoint = call->endpoint;
 	call_finish(call, CALL_ANSWERED);
+}
+
+/*
+ * A piece of a streamed answer arrived (libevent drains the input buffer
+ * after this returns): a 200's body goes to the sink, any other answer's
+ * is kept for on_response().  Each piece restarts the batch's deadline, so
+ * that it bounds silences, not the whole transfer.
+ */
+static void
+on_chunk(struct evhttp_request *req, void *arg)
+{
+	struct call	*call = arg;
+	struct evbuffer	*in = evhttp_request_get_input_buffer(req);
+	struct timeval	 tv;
+	size_t		 n;
+	int		 rc;
+
+	if (call->state != CALL_PENDING || call->sink_err != 0)
+		return;
+	if (evhttp_request_get_response_code(req) != 200) {
+		if (call->err_body == NULL)
+			call->err_body = evbuffer_new();
+		if (call->err_body != NULL)
+			evbuffer_add_buffer(call->err_body, in);
+		return;
+	}
+	while ((n = evbuffer_get_contiguous_space(in)) > 0) {
+		rc = call->sink(call->sink_arg, evbuffer_pullup(in,
+		    (ev_ssize_t)n), n);
+		if (rc != 0) {
+			/* Cancelled by batch_wait(), outside this callback. */
+			call->sink_err = rc;
+			call->batch->stopped = true;
+			return;
+		}
+		call->streamed += n;
+		evbuffer_drain(in, n);
+	}
+	if (call->batch->timer != NULL) {
+		tv.tv_sec = (time_t)(call->batch->timeout_ms / 1000);
+		tv.tv_usec = (suseconds_t)(call->batch->timeout_ms % 1000) *
+		    1000;
+		evtimer_add(call->batch->timer, &tv);
+	}
 }
 
 /* Records why a request failed; on_response(NULL) follows. */
@@ -462,6 +548,8 @@ call_start(struct client *c, struct call *call, enum client_method method,
 		return;
 	}
 	evhttp_request_set_error_cb(req, on_error);
+	if (call->sink != NULL)
+		evhttp_request_set_chunked_cb(req, on_chunk);
 	h = evhttp_request_get_output_headers(req);
 	snprintf(hostport, sizeof(hostport), "%s:%u", ep->host,
 	    (unsigned)ep->port);
@@ -554,6 +642,7 @@ batch_wait(struct client *c, struct batch *b)
 	tv.tv_usec = (suseconds_t)(b->timeout_ms % 1000) * 1000;
 	if (timer != NULL)
 		evtimer_add(timer, &tv);
+	b->timer = timer;
 	c->batch = b;
 	if (c->interrupted)
 		batch_cancel(b, "interrupted");
@@ -563,6 +652,7 @@ batch_wait(struct client *c, struct batch *b)
 		batch_cancel(b, "cannot arm a timer");
 	batch_cancel(b, c->interrupted ? "interrupted" : "not needed");
 	c->batch = NULL;
+	b->timer = NULL;
 	if (timer != NULL)
 		event_free(timer);
 	drop_broken_conns(c);
@@ -926,12 +1016,30 @@ client_call(struct client *c, const struct client_request *rq,
 		}
 		call.batch = &b;
 		call.endpoint = t;
+		call.sink = rq->sink;
+		call.sink_arg = rq->sink_arg;
 		b.timeout_ms = attempt_budget(c, deadline);
 		if (b.timeout_ms == 0)
 			break;
+		if (rq->sink != NULL)
+			b.timeout_ms = rq->transfer_timeout_ms != 0 ?
+			    rq->transfer_timeout_ms : c->timeout_ms;
 		call_start(c, &call, rq->method, rq->path, rq->body,
 		    rq->body_len, seq);
 		batch_wait(c, &b);
+		if (call.err_body != NULL)
+			evbuffer_free(call.err_body);
+		if (call.sink_err != 0 || (call.state != CALL_ANSWERED &&
+		    call.streamed > 0)) {
+			/* Part of the body is out: never start again. */
+			snprintf(err, errlen, "%s: the transfer stopped after %"
+			    PRIu64 " bytes: %s", c->endpoints[t].url,
+			    call.streamed, call.sink_err != 0 ?
+			    strerror(-call.sink_err) : call.error);
+			client_reply_clear(&call.reply);
+			return c->interrupted ? CLIENT_INTERRUPTED :
+			    CLIENT_FAILED;
+		}
 		if (call.state != CALL_ANSWERED) {
 			snprintf(c->endpoints[t].error,
 			    sizeof(c->endpoints[t].error), "%s", call.error);

@@ -45,6 +45,12 @@ enum client_target {
 	TARGET_ANY,		/* any node (stale reads) */
 };
 
+/*
+ * Receives the body of a streamed answer in pieces (buf borrowed for the
+ * call).  Returns 0, or a negative errno to abandon the transfer.
+ */
+typedef int client_sink_fn(void *arg, const uint8_t *buf, size_t len);
+
 struct client_request {
 	enum client_method method;
 	const char	*path;		/* borrowed; "/v1/kv/..." with query */
@@ -52,6 +58,17 @@ struct client_request {
 	size_t		 body_len;
 	enum client_target target;
 	bool		 is_write;	/* carries a client id and a seq */
+	/*
+	 * Optional streaming of a large answer: the body of a 200 goes to
+	 * sink (with sink_arg) as it arrives, not into the reply.  Once a
+	 * byte was delivered the call is never retried: a transfer cut short
+	 * fails with CLIENT_FAILED.  transfer_timeout_ms (0: the client's
+	 * timeout) bounds the wait for the answer to start and each silence
+	 * in the body, instead of the whole call.
+	 */
+	client_sink_fn	*sink;
+	void		*sink_arg;
+	uint64_t	 transfer_timeout_ms;
 };
 
 struct client_reply {
@@ -65,6 +82,8 @@ struct client_reply {
 	uint64_t	 retry_after_s;	/* Retry-After */
 	char		*location;	/* owned; Location, or NULL */
 	size_t		 endpoint;	/* index of the endpoint that answered */
+	json_t		*headers;	/* owned; lower-case name -> value */
+	uint64_t	 body_streamed;	/* bytes given to the request's sink */
 };
 
 /* One node as seen by client_probe_all(). */
@@ -106,6 +125,9 @@ enum client_outcome client_call(struct client *c,
 		    const struct client_request *rq, struct client_reply *rep,
 		    char *err, size_t errlen);
 void		 client_reply_clear(struct client_reply *rep);
+/* Returns header name (any case) of rep, borrowed, or NULL. */
+const char	*client_reply_header(const struct client_reply *rep,
+		    const char *name);
 
 /*
  * Asks every endpoint for /v1/status and /v1/health at once, within

@@ -35,8 +35,12 @@ const struct cmd_entry cmd_status_entry = {
 	.help = "Asks every endpoint for its status and health at once and "
 	    "prints a table:\nid, URL, role, term, leader, commit, applied "
 	    "and last index, and health.\nAn endpoint that does not answer "
-	    "is shown as unreachable, with the reason.\nExits 3 when no "
-	    "endpoint answers.",
+	    "is shown as unreachable, with the reason.\nA second table shows "
+	    "each node's snapshots: the latest one's index, term\nand size, "
+	    "where its log starts, snapshots taken and failed, the last\none's "
+	    "duration and event-loop pause, whether one is running, and the\n"
+	    "snapshots (and bytes) sent to and installed from peers.\nExits 3 "
+	    "when no endpoint answers.",
 	.exec = cmd_status_exec,
 };
 
@@ -95,6 +99,54 @@ health_word(const struct client_node *node)
 	return node->health == 200 ? "healthy" : "unhealthy";
 }
 
+/*
+ * Prints the snapshot fields of every node that answered with them, as a
+ * second table (the status table stays narrow).
+ */
+static void
+print_snapshots(const struct cmd_ctx *ctx, const struct client_node *nodes,
+    size_t n)
+{
+	static const char *const headers[] = { "ID", "SNAP-INDEX", "TERM",
+	    "BYTES", "LOG-FROM", "TAKEN", "FAILED", "LAST-MS", "PAUSE-US",
+	    "RUNNING", "SENT", "INSTALLED", "BYTES-SENT", "BYTES-RECV" };
+	static const char *const fields[] = { "index", "term", "file_bytes",
+	    "log_first_index", "taken", "failed", "last_duration_ms",
+	    "last_pause_us", "running", "sent", "installed", "bytes_sent",
+	    "bytes_received" };
+	struct output_table t;
+	size_t		 i, k, rows = 0;
+
+	for (i = 0; i < n; i++)
+		rows += nodes[i].reachable && json_is_object(json_object_get(
+		    nodes[i].status, "snapshot"));
+	if (rows == 0)
+		return;
+	output_table_init(&t, 14, headers);
+	for (i = 0; i < n; i++) {
+		json_t	*snap = nodes[i].reachable ? json_object_get(
+		    nodes[i].status, "snapshot") : NULL;
+		char	 num[14][24];
+		const char *row[14];
+
+		if (!json_is_object(snap))
+			continue;
+		row[0] = int_text(nodes[i].status, "id", num[0], 24);
+		for (k = 0; k < 13; k++) {
+			json_t *v = json_object_get(snap, fields[k]);
+
+			if (json_is_boolean(v))
+				row[1 + k] = json_is_true(v) ? "yes" : "no";
+			else
+				row[1 + k] = int_text(snap, fields[k],
+				    num[1 + k], 24);
+		}
+		output_table_row(&t, row);
+	}
+	fputc('\n', ctx->out);
+	output_table_print(ctx->out, &t);
+}
+
 /* status */
 static enum cmd_status
 cmd_status_exec(struct cmd_ctx *ctx, const struct cmd_args *args)
@@ -142,6 +194,11 @@ cmd_status_exec(struct cmd_ctx *ctx, const struct cmd_args *args)
 					json_object_set(o, fields[k],
 					    json_object_get(nodes[i].status,
 					    fields[k]));
+				if (json_object_get(nodes[i].status,
+				    "snapshot") != NULL)
+					json_object_set(o, "snapshot",
+					    json_object_get(nodes[i].status,
+					    "snapshot"));
 			}
 			json_array_append_new(arr, o);
 		}
@@ -173,6 +230,7 @@ cmd_status_exec(struct cmd_ctx *ctx, const struct cmd_args *args)
 			output_table_row(&t, row);
 		}
 		output_table_print(ctx->out, &t);
+		print_snapshots(ctx, nodes, n);
 	}
 	client_nodes_clear(nodes, n);
 	free(nodes);

@@ -23,6 +23,7 @@ const struct cmd_entry *const cmd_table[] = {
 	&cmd_list_entry,
 	&cmd_put_entry,
 	&cmd_quit_entry,
+	&cmd_snapshot_entry,
 	&cmd_status_entry,
 	NULL,
 };

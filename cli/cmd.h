@@ -68,6 +68,8 @@ struct cmd_entry {
 	const struct cmd_opt *opts;	/* NULL-name terminated; may be NULL */
 	int		 min_args;
 	int		 max_args;	/* -1: no limit */
+	const char *const *words;	/* first-argument words to complete;
+					   NULL-terminated, may be NULL */
 	const char	*summary;	/* one line */
 	const char	*help;		/* a paragraph */
 	enum cmd_status	(*exec)(struct cmd_ctx *, const struct cmd_args *);
@@ -98,6 +100,7 @@ extern const struct cmd_entry cmd_leader_entry;
 extern const struct cmd_entry cmd_list_entry;
 extern const struct cmd_entry cmd_put_entry;
 extern const struct cmd_entry cmd_quit_entry;
+extern const struct cmd_entry cmd_snapshot_entry;
 extern const struct cmd_entry cmd_status_entry;
 
 /*

@@ -173,6 +173,11 @@ shell_completions(const char *line, const char *text, int start)
 	    ce == &cmd_help_entry) {
 		for (i = 0; cmd_table[i] != NULL; i++)
 			add_match(&matches, &n, cmd_table[i]->name, text);
+	} else if (words.n == 1 &&
+	    (ce = cmd_find(words.words[0].data, err, sizeof(err))) != NULL &&
+	    ce->words != NULL) {
+		for (i = 0; ce->words[i] != NULL; i++)
+			add_match(&matches, &n, ce->words[i], text);
 	}
 	lexer_free(&words);
 	free(head);

@@ -3,12 +3,17 @@
  */
 #include "config.h"
 
+#include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -25,6 +30,7 @@
 #include "node.h"
 #include "options.h"
 #include "pct.h"
+#include "storage.h"
 #include "transport.h"
 #include "xmalloc.h"
 
@@ -32,6 +38,13 @@
 #define LIST_DEFAULT	100
 #define LIST_MAX	10000
 #define LIST_MAX_BYTES	(4u * 1024 * 1024)	/* keys + values per page */
+
+#define SNAPSHOT_CHUNK		(1024 * 1024)	/* read and queued at a time */
+#define SNAPSHOT_WAIT_MIN_MS	60000	/* a backup waits at least this long */
+#define SNAPSHOT_WATCH_MS	100	/* how often a stream looks at its client */
+
+static bool	 stream_claim_read(struct op *op, bool ready,
+		    enum api_failure why);
 
 /* ------------------------------------------------------------------ */
 /* Replies.                                                            */
@@ -162,12 +175,16 @@ static const struct {
 	    "down; retry on another node" },
 	[API_FAIL_STORAGE] = { 503, "storage_failed", "this node's storage "
 	    "failed; it accepts no requests until restarted" },
+	[API_FAIL_SNAPSHOT_TIMEOUT] = { 504, "snapshot_timeout", "no snapshot "
+	    "covering the request was ready in time; retry" },
+	[API_FAIL_SNAPSHOT] = { 503, "snapshot_failed", "the snapshot could "
+	    "not be made or read (see the node's log); retry" },
 };
 
 void
 api_op_failed(struct op *op, enum api_failure why)
 {
-	if (op->req == NULL)
+	if (op->req == NULL || stream_claim_read(op, false, why))
 		return;
 	if (op->kind == OP_WRITE)
 		add_u64_header(op->req, "X-Raftkv-Proposed-Index", op->index);
@@ -295,6 +312,8 @@ serve_list(struct node *n, struct evhttp_request *req, const uint8_t *prefix,
 void
 api_read_ready(struct op *op)
 {
+	if (stream_claim_read(op, true, 0))
+		return;
 	if (op->kind == OP_GET)
 		serve_get(op->node, op->req, op->key, op->key_len);
 	else
@@ -678,6 +697,46 @@ handle_health(struct node *n, struct evhttp_request *req)
 	    "leader", (json_int_t)st->leader, "term", (json_int_t)st->term));
 }
 
+/* The counters of the "snapshot" object of /v1/status, in its order. */
+static const struct {
+	const char	*name;
+	size_t		 offset;	/* of a uint64_t in struct node_info */
+} snapshot_fields[] = {
+	{ "index", offsetof(struct node_info, snapshot_index) },
+	{ "term", offsetof(struct node_info, snapshot_term) },
+	{ "file_bytes", offsetof(struct node_info, snapshot_bytes) },
+	{ "log_first_index", offsetof(struct node_info, log_first_index) },
+	{ "taken", offsetof(struct node_info, snapshots_taken) },
+	{ "failed", offsetof(struct node_info, snapshots_failed) },
+	{ "last_duration_ms", offsetof(struct node_info, last_snapshot_ms) },
+	{ "last_pause_us", offsetof(struct node_info, last_snapshot_pause_us) },
+	{ "sent", offsetof(struct node_info, snapshots_sent) },
+	{ "installed", offsetof(struct node_info, snapshots_installed) },
+	{ "bytes_sent", offsetof(struct node_info, snapshot_bytes_sent) },
+	{ "bytes_received", offsetof(struct node_info,
+	    snapshot_bytes_received) },
+};
+
+/* Returns the "snapshot" object of /v1/status (new). */
+static json_t *
+status_snapshot(const struct node_info *info)
+{
+	json_t	*o = json_object();
+	size_t	 i;
+
+	for (i = 0; i < sizeof(snapshot_fields) / sizeof(snapshot_fields[0]);
+	    i++) {
+		uint64_t v = *(const uint64_t *)(const void *)
+		    ((const char *)info + snapshot_fields[i].offset);
+
+		json_object_set_new(o, snapshot_fields[i].name,
+		    json_integer((json_int_t)v));
+	}
+	json_object_set_new(o, "running", json_boolean(
+	    info->snapshot_running));
+	return o;
+}
+
 /* GET /v1/status: everything a person or a test wants to compare. */
 static void
 handle_status(struct node *n, struct evhttp_request *req)
@@ -719,6 +778,7 @@ handle_status(struct node *n, struct evhttp_request *req)
 	    json_integer((json_int_t)st->read_rounds));
 	json_object_set_new(obj, "reads_confirmed",
 	    json_integer((json_int_t)st->reads_confirmed));
+	json_object_set_new(obj, "snapshot", status_snapshot(&info));
 	json_object_set_new(obj, "storage_ok", json_boolean(!info.storage_failed));
 	if (info.storage_failed)
 		json_object_set_new(obj, "storage_error",
@@ -739,12 +799,16 @@ handle_status(struct node *n, struct evhttp_request *req)
 		json_t	*p = json_pack("{s:I, s:I, s:I, s:s, s:I, s:I}", "id",
 		    (json_int_t)peers[i].id, "match_index",
 		    (json_int_t)peers[i].match, "next_index",
-		    (json_int_t)peers[i].next, "state", peers[i].replicating ?
+		    (json_int_t)peers[i].next, "state",
+		    peers[i].snapshotting ? "snapshot" : peers[i].replicating ?
 		    "replicate" : "probe", "inflight",
 		    (json_int_t)peers[i].inflight, "ms_since_heard",
 		    (json_int_t)(peers[i].ticks_since_heard *
 		    node_options(n)->tick_ms));
 
+		if (peers[i].snapshotting)
+			json_object_set_new(p, "pending_snapshot", json_integer(
+			    (json_int_t)peers[i].pending_snapshot));
 		for (j = 0; j < nt; j++) {
 			if (tps[j].id != peers[i].id)
 				continue;
@@ -757,6 +821,413 @@ handle_status(struct node *n, struct evhttp_request *req)
 	}
 	json_object_set_new(obj, "peers", jp);
 	reply_json(req, 200, "OK", obj);
+}
+
+/* ------------------------------------------------------------------ */
+/* Backups: GET /v1/snapshot streams a snapshot file.                  */
+
+/* A download's life; changed only in stream_set_state(). */
+enum stream_state {
+	STREAM_BARRIER,		/* waiting for a read index (leader only) */
+	STREAM_WAITING,		/* for node_snapshot_wait()'s callback */
+	STREAM_SENDING,		/* the file goes out, one chunk at a time */
+	STREAM_DONE,		/* answered or abandoned; being freed */
+};
+
+/* One GET /v1/snapshot. */
+struct snap_stream {
+	enum stream_state state;
+	struct node	*node;		/* borrowed */
+	struct evhttp_request *req;	/* libevent's; NULL once handed back */
+	struct op	*barrier;	/* the node's, while BARRIER */
+	struct node_snap_waiter *waiter; /* the node's, while WAITING */
+	struct event_base *base;	/* borrowed: the node's */
+	struct event	*timer;		/* owned: deadline, then watchdog */
+	int		 fd;		/* the file while SENDING, else -1 */
+	uint64_t	 index, size, sent;
+	bool		 stale;
+	uint64_t	 started_ms;
+	struct snap_stream *prev, *next;
+};
+
+/* Every live download, of every node in this process. */
+static struct snap_stream *streams;
+
+static const char *const stream_state_names[] = {
+	[STREAM_BARRIER] = "barrier",
+	[STREAM_WAITING] = "waiting",
+	[STREAM_SENDING] = "sending",
+	[STREAM_DONE] = "done",
+};
+
+/* Moves ss to state, asserting that the transition is legal. */
+static void
+stream_set_state(struct snap_stream *ss, enum stream_state state)
+{
+	assert(state == STREAM_DONE ||
+	    (ss->state == STREAM_BARRIER && state == STREAM_WAITING) ||
+	    (ss->state == STREAM_WAITING && state == STREAM_SENDING));
+	assert(ss->state != STREAM_DONE);
+	log_debug(node_logger(ss->node), "snapshot download %p: %s -> %s",
+	    (void *)ss, stream_state_names[ss->state],
+	    stream_state_names[state]);
+	ss->state = state;
+}
+
+/* Unlinks and frees ss and whatever it still holds (not req). */
+static void
+stream_free(struct snap_stream *ss)
+{
+	if (ss->prev != NULL)
+		ss->prev->next = ss->next;
+	else
+		streams = ss->next;
+	if (ss->next != NULL)
+		ss->next->prev = ss->prev;
+	if (ss->barrier != NULL)
+		ss->barrier->req = NULL;	/* the node frees it later */
+	node_snapshot_cancel(ss->waiter);
+	if (ss->timer != NULL)
+		event_free(ss->timer);
+	if (ss->fd >= 0)
+		close(ss->fd);
+	free(ss);
+}
+
+/* Answers a download that has not started streaming with an error. */
+static void
+stream_fail(struct snap_stream *ss, enum api_failure why, const char *detail)
+{
+	assert(ss->state != STREAM_SENDING && ss->state != STREAM_DONE);
+	stream_set_state(ss, STREAM_DONE);
+	reply_error(ss->req, failures[why].status, failures[why].code, "%s%s%s",
+	    failures[why].message, detail != NULL ? ": " : "",
+	    detail != NULL ? detail : "");
+	ss->req = NULL;
+	stream_free(ss);
+}
+
+/*
+ * Ends a download that is streaming.  When it is cut short the reply ends
+ * early; since it carries Content-Length and "Connection: close", the
+ * client sees the connection close before the promised length.  If the
+ * client is gone, libevent frees the detached request here.
+ */
+static void
+stream_end(struct snap_stream *ss, const char *why)
+{
+	const struct logger *lg = node_logger(ss->node);
+
+	assert(ss->state == STREAM_SENDING);
+	stream_set_state(ss, STREAM_DONE);
+	if (why == NULL)
+		log_info(lg, "backup of snapshot %" PRIu64 " sent: %" PRIu64
+		    " bytes in %" PRIu64 " ms%s", ss->index, ss->size,
+		    monotime_ms() - ss->started_ms, ss->stale ?
+		    " (stale, from this node)" : "");
+	else
+		log_warn(lg, "backup of snapshot %" PRIu64 " abandoned after %"
+		    PRIu64 " of %" PRIu64 " bytes: %s", ss->index, ss->sent,
+		    ss->size, why);
+	evhttp_send_reply_end(ss->req);
+	ss->req = NULL;
+	stream_free(ss);
+}
+
+static void	 stream_send_chunk(struct snap_stream *ss);
+
+/* The previous chunk left the output buffer: queue the next one. */
+static void
+on_chunk_written(struct evhttp_connection *evcon, void *arg)
+{
+	(void)evcon;
+	stream_send_chunk(arg);
+}
+
+/* Reads the next chunk of the file and queues it, or ends the reply. */
+static void
+stream_send_chunk(struct snap_stream *ss)
+{
+	struct evbuffer	*buf;
+	struct evbuffer_iovec v;
+	size_t		 want, got = 0;
+	ssize_t		 k;
+	char		 why[128];
+
+	if (ss->sent == ss->size) {
+		stream_end(ss, NULL);
+		return;
+	}
+	want = ss->size - ss->sent < SNAPSHOT_CHUNK ?
+	    (size_t)(ss->size - ss->sent) : SNAPSHOT_CHUNK;
+	if ((buf = evbuffer_new()) == NULL ||
+	    evbuffer_reserve_space(buf, (ev_ssize_t)want, &v, 1) < 1) {
+		if (buf != NULL)
+			evbuffer_free(buf);
+		stream_end(ss, "out of memory");
+		return;
+	}
+	while (got < want) {
+		k = pread(ss->fd, (char *)v.iov_base + got, want - got,
+		    (off_t)(ss->sent + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			snprintf(why, sizeof(why), "reading the snapshot file "
+			    "at offset %" PRIu64 ": %s", ss->sent + got,
+			    k == 0 ? "unexpected end of file" :
+			    strerror(errno));
+			evbuffer_free(buf);
+			stream_end(ss, why);
+			return;
+		}
+		got += (size_t)k;
+	}
+	v.iov_len = want;
+	evbuffer_commit_space(buf, &v, 1);
+	ss->sent += want;
+	evhttp_send_reply_chunk_with_cb(ss->req, buf, on_chunk_written, ss);
+	evbuffer_free(buf);
+}
+
+/*
+ * Watches a streaming download: when the client went away (libevent then
+ * detaches the request from its failed connection and never calls back)
+ * or the node is stopping, the download is ended.
+ */
+static void
+on_stream_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct snap_stream *ss = arg;
+
+	(void)fd;
+	(void)what;
+	if (evhttp_request_get_connection(ss->req) == NULL)
+		stream_end(ss, "the client went away");
+	else if (!node_accepting(ss->node))
+		stream_end(ss, "the node is stopping");
+}
+
+/* The wait for a read index or a snapshot took too long. */
+static void
+on_stream_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct snap_stream *ss = arg;
+
+	(void)fd;
+	(void)what;
+	log_warn(node_logger(ss->node), "backup: no snapshot ready within "
+	    "the wait");
+	stream_fail(ss, API_FAIL_SNAPSHOT_TIMEOUT, NULL);
+}
+
+/* Adds a header with a formatted value. */
+static void
+add_header_fmt(struct evhttp_request *req, const char *name,
+    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+add_header_fmt(struct evhttp_request *req, const char *name,
+    const char *fmt, ...)
+{
+	char	 buf[128];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	evhttp_add_header(evhttp_request_get_output_headers(req), name, buf);
+}
+
+/*
+ * node_snapshot_wait()'s callback: opens the file now (a newer snapshot
+ * may delete it later; the open descriptor keeps it readable) and starts
+ * the reply.
+ */
+static void
+on_snapshot_ready(void *arg, int err, const struct storage_snapshot_info *info)
+{
+	struct snap_stream *ss = arg;
+	struct timeval	 tv = { 0, SNAPSHOT_WATCH_MS * 1000 };
+	struct stat	 sb;
+	char		 why[4096 + 128];
+
+	ss->waiter = NULL;		/* the node frees it after this call */
+	if (err != 0 || info == NULL || !info->exists) {
+		snprintf(why, sizeof(why), "%s", err != 0 ? strerror(-err) :
+		    "no snapshot");
+		stream_fail(ss, err == -ESHUTDOWN ? API_FAIL_SHUTDOWN :
+		    API_FAIL_SNAPSHOT, why);
+		return;
+	}
+	ss->fd = open(info->path, O_RDONLY | O_CLOEXEC);
+	if (ss->fd < 0 || fstat(ss->fd, &sb) != 0 ||
+	    (uint64_t)sb.st_size != info->file_size) {
+		snprintf(why, sizeof(why), "%s: %s", info->path, ss->fd < 0 ?
+		    strerror(errno) : "its size is not the recorded one");
+		log_error(node_logger(ss->node), "backup: cannot read %s",
+		    why);
+		stream_fail(ss, API_FAIL_SNAPSHOT, why);
+		return;
+	}
+	/* From now on a watchdog replaces the deadline. */
+	event_free(ss->timer);
+	ss->timer = event_new(ss->base, -1, EV_PERSIST, on_stream_watch, ss);
+	if (ss->timer == NULL || event_add(ss->timer, &tv) != 0) {
+		stream_fail(ss, API_FAIL_SNAPSHOT, "out of memory");
+		return;
+	}
+	ss->index = info->index;
+	ss->size = info->file_size;
+	stream_set_state(ss, STREAM_SENDING);
+	log_info(node_logger(ss->node), "backup: sending snapshot %" PRIu64
+	    " (term %" PRIu64 ", %" PRIu64 " bytes, crc %08" PRIx32 ")%s",
+	    info->index, info->term, info->file_size, info->file_crc,
+	    ss->stale ? ", stale" : "");
+	evhttp_add_header(evhttp_request_get_output_headers(ss->req),
+	    "Content-Type", "application/octet-stream");
+	add_header_fmt(ss->req, "Content-Length", "%" PRIu64, ss->size);
+	add_header_fmt(ss->req, "Content-Disposition", "attachment; "
+	    "filename=\"raftkv-snapshot-%" PRIu64 "\"", info->index);
+	add_u64_header(ss->req, "X-Raftkv-Snapshot-Index", info->index);
+	add_u64_header(ss->req, "X-Raftkv-Snapshot-Term", info->term);
+	add_u64_header(ss->req, "X-Raftkv-Snapshot-Size", info->file_size);
+	add_header_fmt(ss->req, "X-Raftkv-Snapshot-Crc", "%08" PRIx32,
+	    info->file_crc);
+	add_header_fmt(ss->req, "X-Raftkv-Snapshot-Stale", "%d", ss->stale);
+	add_u64_header(ss->req, "X-Raftkv-Node-Id", node_options(ss->node)->
+	    node_id);
+	add_u64_header(ss->req, "X-Raftkv-Commit-Index",
+	    node_raft_status(ss->node)->commit);
+	/* One download per connection: a cut-short body is then visible. */
+	evhttp_add_header(evhttp_request_get_output_headers(ss->req),
+	    "Connection", "close");
+	evhttp_send_reply_start(ss->req, 200, "OK");
+	stream_send_chunk(ss);
+}
+
+/* Asks the node for a snapshot covering what it has applied by now. */
+static void
+stream_wait_snapshot(struct snap_stream *ss)
+{
+	ss->waiter = node_snapshot_wait(ss->node, on_snapshot_ready, ss);
+	if (ss->waiter == NULL)
+		stream_fail(ss, node_accepting(ss->node) ? API_FAIL_SNAPSHOT :
+		    API_FAIL_SHUTDOWN, "no snapshot can be started");
+}
+
+/*
+ * The node hands back a read it parked: if it is a download's barrier,
+ * the download moves on (ready: everything acknowledged before the
+ * request is now applied here) or fails, and true is returned.
+ */
+static bool
+stream_claim_read(struct op *op, bool ready, enum api_failure why)
+{
+	struct snap_stream *ss;
+
+	for (ss = streams; ss != NULL; ss = ss->next)
+		if (ss->barrier == op)
+			break;
+	if (ss == NULL)
+		return false;
+	ss->barrier = NULL;
+	op->req = NULL;
+	if (!ready) {
+		stream_fail(ss, why, NULL);
+		return true;
+	}
+	stream_set_state(ss, STREAM_WAITING);
+	stream_wait_snapshot(ss);
+	return true;
+}
+
+/*
+ * GET /v1/snapshot[?stale]: on the leader, confirms leadership (a read
+ * index, so that every write acknowledged before the request is in the
+ * snapshot), waits for a durable snapshot covering it and streams the whole
+ * snapshot file.  ?stale: any node, its own latest state, no check.
+ */
+static void
+handle_snapshot(struct node *n, struct evhttp_request *req)
+{
+	struct param	 params[] = { { .name = "stale" }, { .name = NULL } };
+	const struct options *o = node_options(n);
+	struct snap_stream *ss;
+	struct timeval	 tv;
+	uint64_t	 wait_ms;
+	char		 err[256];
+	int		 rc;
+
+	if (refuse_unavailable(n, req))
+		return;
+	if (parse_query(req, params, err, sizeof(err)) != 0) {
+		reply_error(req, 400, "bad_request", "%s", err);
+		goto out;
+	}
+	if (!params[0].present && node_raft_status(n)->role != RAFT_LEADER) {
+		reply_not_leader(n, req);
+		goto out;
+	}
+	if (evhttp_request_get_connection(req) == NULL) {
+		reply_error(req, 400, "bad_request", "no connection");
+		goto out;
+	}
+	ss = xcalloc(1, sizeof(*ss));
+	ss->node = n;
+	ss->base = evhttp_connection_get_base(evhttp_request_get_connection(
+	    req));
+	ss->req = req;
+	ss->fd = -1;
+	ss->stale = params[0].present;
+	ss->started_ms = monotime_ms();
+	ss->state = ss->stale ? STREAM_WAITING : STREAM_BARRIER;
+	ss->next = streams;
+	if (streams != NULL)
+		streams->prev = ss;
+	streams = ss;
+	wait_ms = o->request_timeout_ms > SNAPSHOT_WAIT_MIN_MS ?
+	    o->request_timeout_ms : SNAPSHOT_WAIT_MIN_MS;
+	tv.tv_sec = (time_t)(wait_ms / 1000);
+	tv.tv_usec = (suseconds_t)(wait_ms % 1000) * 1000;
+	ss->timer = evtimer_new(ss->base, on_stream_deadline, ss);
+	if (ss->timer == NULL || evtimer_add(ss->timer, &tv) != 0) {
+		stream_fail(ss, API_FAIL_SNAPSHOT, "out of memory");
+		goto out;
+	}
+	log_info(node_logger(n), "backup requested%s", ss->stale ?
+	    " (stale: this node's own state)" : "");
+	if (ss->stale) {
+		stream_wait_snapshot(ss);
+		goto out;
+	}
+	ss->barrier = op_new(n, OP_GET, req);
+	if ((rc = node_submit_read(n, ss->barrier)) != 0) {
+		op_free(ss->barrier);
+		ss->barrier = NULL;
+		stream_set_state(ss, STREAM_DONE);
+		ss->req = NULL;
+		stream_free(ss);
+		reply_refused(n, req, rc);
+	}
+out:
+	free_params(params);
+}
+
+void
+api_shutdown(struct node *n)
+{
+	struct snap_stream *ss, *next;
+
+	for (ss = streams; ss != NULL; ss = next) {
+		next = ss->next;
+		if (ss->node != n)
+			continue;
+		if (ss->state == STREAM_SENDING)
+			stream_end(ss, "the node is stopping");
+		else
+			stream_fail(ss, API_FAIL_SHUTDOWN, NULL);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -786,6 +1257,7 @@ struct route {
 static const struct route routes[] = {
 	{ EVHTTP_REQ_GET, "/v1/health", false, handle_health },
 	{ EVHTTP_REQ_GET, "/v1/status", false, handle_status },
+	{ EVHTTP_REQ_GET, "/v1/snapshot", false, handle_snapshot },
 	{ EVHTTP_REQ_GET, "/v1/kv", false, handle_list },
 	{ EVHTTP_REQ_GET, KV_PREFIX, true, handle_get },
 	{ EVHTTP_REQ_PUT, KV_PREFIX, true, route_put },

@@ -11,6 +11,8 @@
 #include <event2/event.h>
 
 #include "disk.h"
+#include "kv.h"
+#include "snapload.h"
 #include "storage.h"
 
 struct disk {
@@ -96,10 +98,52 @@ disk_job_free(struct disk_job *job)
 {
 	if (job == NULL)
 		return;
+	kv_free(job->kv_out);
 	free(job->entries);
 	free(job->arena);
 	free(job->after);
 	free(job);
+}
+
+/*
+ * Installs a snapshot for job.  A local snapshot that cannot be installed
+ * while the storage itself stays sound (a bad or stale file) is reported
+ * in snap_error and is not a failure of the job.
+ */
+static int
+snap_job(struct storage *st, struct disk_job *job)
+{
+	bool	 local = job->snap_op == DISK_SNAP_LOCAL;
+	int	 rc;
+
+	rc = storage_snapshot_install(st, local ? "build" : "recv",
+	    job->snap_index, job->snap_term, job->errmsg,
+	    sizeof(job->errmsg));
+	if (rc != 0) {
+		if (local && storage_get_state(st) == STORAGE_OK) {
+			job->snap_error = rc;
+			memcpy(job->snap_errmsg, job->errmsg,
+			    sizeof(job->snap_errmsg));
+			job->errmsg[0] = '\0';
+			storage_snapshot_get_info(st, &job->snap_info);
+			return 0;
+		}
+		return rc;
+	}
+	storage_snapshot_get_info(st, &job->snap_info);
+	if (local) {
+		if (job->compact_upto > 0)
+			return storage_compact(st, job->compact_upto,
+			    job->errmsg, sizeof(job->errmsg));
+		return 0;
+	}
+	if ((rc = storage_reset(st, job->snap_index, job->errmsg,
+	    sizeof(job->errmsg))) != 0)
+		return rc;
+	/* Nothing above the snapshot can be applied before this is done. */
+	rc = snapload_kv(job->snap_info.path, job->kv_cfg, &job->kv_out, NULL,
+	    job->errmsg, sizeof(job->errmsg));
+	return rc;
 }
 
 /* Writes one job's hard state and entries (not yet synced). */
@@ -107,6 +151,9 @@ static int
 write_job(struct storage *st, struct disk_job *job)
 {
 	int	 rc;
+
+	if (job->snap_op != DISK_SNAP_NONE && (rc = snap_job(st, job)) != 0)
+		return rc;
 
 	if (job->save_hs) {
 		rc = storage_save_hard_state(st, &job->hs, job->errmsg,

@@ -15,9 +15,11 @@
 #include <stddef.h>
 
 #include "raft.h"
+#include "storage.h"
 
 struct event_base;
-struct storage;
+struct kv_config;
+struct kv;
 struct disk;
 
 /*
@@ -33,7 +35,31 @@ struct disk_job {
 	size_t		 n_entries;
 	void		*arena;
 
+	/*
+	 * Snapshot work, done before hs and entries (docs/storage.md):
+	 *   DISK_SNAP_LOCAL     install the snapshot a forked child wrote
+	 *                       (tag "build"), then storage_compact(upto);
+	 *   DISK_SNAP_RECEIVED  install the file received from the leader
+	 *                       (tag "recv"), discard the whole log
+	 *                       (storage_reset), and build the new state
+	 *                       machine from it into kv_out.
+	 */
+	enum disk_snap_op {
+		DISK_SNAP_NONE = 0,
+		DISK_SNAP_LOCAL,
+		DISK_SNAP_RECEIVED,
+	}		 snap_op;
+	raft_index_t	 snap_index;
+	raft_term_t	 snap_term;
+	raft_index_t	 compact_upto;		/* LOCAL; 0: none */
+	const struct kv_config *kv_cfg;		/* RECEIVED; borrowed */
+
 	/* Results, written by the worker before the job is handed back. */
+	struct kv	*kv_out;		/* RECEIVED; owned by the job */
+	struct storage_snapshot_info snap_info;	/* latest after the job */
+	int		 snap_error;		/* LOCAL: not installed, but
+						   the storage is fine */
+	char		 snap_errmsg[256];
 	int		 error;		/* 0 or a negative errno */
 	char		 errmsg[256];
 

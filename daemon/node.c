@@ -6,10 +6,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <time.h>
@@ -26,6 +31,8 @@
 #include "monotime.h"
 #include "node.h"
 #include "options.h"
+#include "snapload.h"
+#include "snapxfer.h"
 #include "storage.h"
 #include "transport.h"
 #include "vfs.h"
@@ -35,6 +42,26 @@ struct op_list {
 	struct op	*head, *tail;
 	size_t		 n;
 };
+
+/* A backup waiting for a snapshot (node_snapshot_wait()). */
+struct node_snap_waiter {
+	struct node	*node;
+	node_snapshot_fn *cb;
+	void		*arg;
+	raft_index_t	 want;		/* the snapshot must cover this */
+	struct node_snap_waiter *prev, *next;
+};
+
+/* A forked child writing a snapshot cannot take longer than this. */
+#define SNAP_CHILD_MAX_S	3600
+/* After a failed snapshot, wait this long before the next attempt. */
+#define SNAP_RETRY_MS		5000
+/*
+ * A child that reports no progress (a mark per SNAPLOAD_PROGRESS_BYTES)
+ * for this long is stuck -- e.g. on a lock another thread held at fork()
+ * -- and is killed; the snapshot is retried.
+ */
+#define SNAP_STALL_MS		30000
 
 struct node {
 	const struct options *opt;
@@ -48,6 +75,8 @@ struct node {
 	struct raft	*raft;
 	struct kv	*kv;
 	struct transport *tr;
+	struct snapxfer	*xfer;
+	struct kv_config kv_cfg;
 	struct evhttp	*peer_http;
 	struct evhttp	*client_http;
 	struct evhttp_bound_socket *peer_sock;
@@ -82,9 +111,42 @@ struct node {
 	uint64_t	 reads_served;
 	uint64_t	 syncs;
 	uint64_t	 entries_persisted;
+
+	/* Snapshots (docs/snapshots.md). */
+	struct storage_snapshot_info snap;	/* latest durable one */
+	uint64_t	 applied_bytes;		/* entry bytes since it */
+	pid_t		 snap_pid;		/* child writing one, or 0 */
+	int		 snap_fd;		/* its error pipe */
+	struct event	*snap_ev;
+	raft_index_t	 snap_building;		/* its index */
+	raft_term_t	 snap_building_term;
+	uint64_t	 snap_building_bytes;	/* applied_bytes at fork */
+	uint64_t	 snap_started_ms;
+	char		 snap_child_err[256];
+	size_t		 snap_child_errlen;
+	bool		 snap_child_erroring;	/* '!' seen: text follows */
+	uint64_t	 snap_progress_ms;	/* last sign of life */
+	struct event	*snap_watch_ev;		/* stall watchdog */
+	bool		 snap_stalled;
+	bool		 snap_job_pending;	/* install job in flight */
+	uint64_t	 snap_retry_ms;		/* no new one before this */
+	bool		 recv_stepped;		/* a received file was stepped */
+	raft_index_t	 recv_index;
+	bool		 installing;		/* received one being installed */
+	struct node_snap_waiter *waiters;
+	struct event	*waiters_ev;
+	uint64_t	 snapshots_taken;
+	uint64_t	 snapshots_failed;
+	uint64_t	 last_snapshot_ms;
+	uint64_t	 last_snapshot_pause_us;
+	uint64_t	 snapshots_installed;
 };
 
 static void	 kick(struct node *n);
+static void	 snapshot_send(struct node *n, const struct raft_msg *m);
+static void	 snapshot_local_done(struct node *n, struct disk_job *job);
+static void	 snapshot_received_done(struct node *n, struct disk_job *job);
+static void	 waiters_schedule(struct node *n);
 
 /* ------------------------------------------------------------------ */
 /* Ops and their lists.                                                */
@@ -390,7 +452,13 @@ storage_failure(struct node *n, int err, const char *msg)
 static void
 send_msg(struct node *n, const struct raft_msg *m)
 {
-	int	 rc = transport_send(n->tr, m);
+	int	 rc;
+
+	if (m->type == RAFT_MSG_SNAPSHOT) {
+		snapshot_send(n, m);
+		return;
+	}
+	rc = transport_send(n->tr, m);
 
 	if (rc != 0 && rc != -ENOENT)
 		log_debug(n->lg, "cannot send %s to %" PRIu64 ": %s",
@@ -411,6 +479,10 @@ on_disk_done(void *ctx, struct disk_job *job)
 	}
 	n->syncs++;
 	n->entries_persisted += job->n_entries;
+	if (job->snap_op == DISK_SNAP_LOCAL)
+		snapshot_local_done(n, job);
+	else if (job->snap_op == DISK_SNAP_RECEIVED)
+		snapshot_received_done(n, job);
 	if (!n->storage_failed) {
 		if (job->n_entries > 0)
 			raft_persisted(n->raft,
@@ -451,6 +523,7 @@ apply_entry(struct node *n, const struct raft_entry *e)
 	int		 rc;
 
 	memset(&res, 0, sizeof(res));
+	n->applied_bytes += e->len;
 	if (e->type == RAFT_ENTRY_NORMAL)
 		rc = kv_apply(n->kv, e->index, e->data, e->len, &res, err,
 		    sizeof(err));
@@ -522,12 +595,23 @@ handle_ready(struct node *n, struct raft_ready *rd)
 
 	if (rd->commit_changed || rd->hs_changed)
 		n->commit_to_record = rd->hs.commit;
-	if (rd->hs_changed || rd->n_entries > 0) {
+	if (rd->hs_changed || rd->n_entries > 0 || rd->install_snapshot) {
 		job = disk_job_new(rd->hs_changed, &rd->hs, n->commit_to_record,
 		    rd->entries, rd->n_entries);
 		if (job == NULL)
 			fatal(n->lg, "out of memory queueing a disk write");
 		n->commit_to_record = 0;
+	}
+	if (rd->install_snapshot) {
+		/* The file received from the leader replaces our state. */
+		log_info(n->lg, "installing snapshot %" PRIu64 " (term %" PRIu64
+		    ") from the leader", rd->snapshot_index,
+		    rd->snapshot_term);
+		job->snap_op = DISK_SNAP_RECEIVED;
+		job->snap_index = rd->snapshot_index;
+		job->snap_term = rd->snapshot_term;
+		job->kv_cfg = &n->kv_cfg;
+		n->installing = true;
 	}
 	/* Leader appends leave at once, in parallel with our own write. */
 	for (i = 0; i < rd->n_msgs; i++)
@@ -555,6 +639,476 @@ handle_ready(struct node *n, struct raft_ready *rd)
 	for (i = 0; i < rd->n_reads; i++)
 		read_index_done(n, &rd->reads[i]);
 	serve_reads(n);
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshots: taking them, sending them, installing received ones.     */
+
+/*
+ * The forked child: writes the state machine as it was at fork time into
+ * snapshot-INDEX.build.tmp and exits.  It touches nothing of the parent's
+ * but its own copy of the state machine, and reports an error as text on
+ * fd.  alarm() bounds it: a child that hangs is killed.
+ */
+static void __attribute__((noreturn))
+snapshot_child(struct node *n, pid_t parent, int fd, const uint8_t *cfg,
+    size_t cfg_len)
+{
+	char		 err[256];
+	int		 rc;
+
+	/*
+	 * Die with the parent, and hold none of its descriptors: not the
+	 * data directory's lock, not the listeners, not client connections
+	 * (whose close would otherwise wait for this child).
+	 */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
+	if (fd != 3) {
+		if (dup2(fd, 3) < 0)
+			_exit(1);
+		fd = 3;
+	}
+	closefrom(4);
+	alarm(SNAP_CHILD_MAX_S);
+	/*
+	 * Plain POSIX here: a test vfs's state (and its lock) belongs to the
+	 * parent.  The parent syncs the file again through its own vfs when
+	 * it installs it.
+	 */
+	rc = snapload_save(n->kv, n->opt->data_dir, NULL, "build",
+	    n->snap_building, n->snap_building_term, cfg, cfg_len, fd, err,
+	    sizeof(err));
+	if (rc != 0) {
+		(void)!write(fd, "!", 1);	/* error text follows */
+		(void)!write(fd, err, strlen(err));
+	}
+	_exit(rc == 0 ? 0 : 1);
+}
+
+/* True when a local snapshot should be started now. */
+static bool
+snapshot_due(struct node *n)
+{
+	uint64_t	 applied = kv_applied_index(n->kv);
+	struct node_snap_waiter *w;
+
+	if (n->snap_pid != 0 || n->snap_job_pending || n->installing ||
+	    n->recv_stepped || n->storage_failed || n->stopping ||
+	    applied <= n->snap.index)
+		return false;
+	for (w = n->waiters; w != NULL; w = w->next)
+		if (w->want > n->snap.index)
+			return true;	/* a backup asked for it */
+	if (monotime_ms() < n->snap_retry_ms)
+		return false;
+	return applied - n->snap.index >= n->opt->snapshot_entries ||
+	    n->applied_bytes >= n->opt->snapshot_bytes;
+}
+
+/* Tells every waiter the outcome: err, or whether the snapshot covers it. */
+static void
+waiters_fail(struct node *n, int err)
+{
+	struct node_snap_waiter *w;
+
+	while ((w = n->waiters) != NULL) {
+		n->waiters = w->next;
+		if (n->waiters != NULL)
+			n->waiters->prev = NULL;
+		w->cb(w->arg, err, NULL);
+		free(w);
+	}
+}
+
+/* Timer: hands the latest snapshot to every waiter it covers. */
+static void
+waiters_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct node	*n = arg;
+	struct node_snap_waiter *w, *next;
+
+	(void)fd;
+	(void)what;
+	if (n->stopping || n->storage_failed) {
+		waiters_fail(n, n->stopping ? -ESHUTDOWN : -EIO);
+		return;
+	}
+	for (w = n->waiters; w != NULL; w = next) {
+		next = w->next;
+		if (!n->snap.exists || w->want > n->snap.index)
+			continue;
+		if (w->prev != NULL)
+			w->prev->next = w->next;
+		else
+			n->waiters = w->next;
+		if (w->next != NULL)
+			w->next->prev = w->prev;
+		w->cb(w->arg, 0, &n->snap);
+		free(w);
+		next = n->waiters;	/* cb may have cancelled others */
+	}
+	if (n->waiters != NULL)
+		kick(n);	/* the Ready pass starts the snapshot */
+}
+
+static void
+waiters_schedule(struct node *n)
+{
+	struct timeval	 now = { 0, 0 };
+
+	if (n->waiters_ev != NULL)
+		evtimer_add(n->waiters_ev, &now);
+}
+
+/* Forks a child that writes the state machine as it is now. */
+static void
+snapshot_start(struct node *n)
+{
+	struct raft_cluster cfg;
+	uint8_t		*buf;
+	size_t		 cap = RAFT_MAX_MEMBERS * (2 * RAFT_MAX_URL + 32) + 64;
+	uint64_t	 t0;
+	int		 fds[2], len;
+	pid_t		 pid, parent;
+
+	n->snap_building = kv_applied_index(n->kv);
+	n->snap_building_term = raft_term_at(n->raft, n->snap_building);
+	if (n->snap_building_term == 0 ||
+	    raft_cluster_at(n->raft, n->snap_building, &cfg) != 0) {
+		log_warn(n->lg, "cannot snapshot at %" PRIu64 ": the entry is "
+		    "not in memory", n->snap_building);
+		n->snap_retry_ms = monotime_ms() + SNAP_RETRY_MS;
+		return;
+	}
+	buf = xmalloc(cap);
+	if ((len = raft_cluster_encode(&cfg, buf, cap)) < 0) {
+		log_warn(n->lg, "cannot encode the configuration at %" PRIu64,
+		    n->snap_building);
+		free(buf);
+		n->snap_retry_ms = monotime_ms() + SNAP_RETRY_MS;
+		return;
+	}
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		log_warn(n->lg, "cannot snapshot: pipe: %s", strerror(errno));
+		free(buf);
+		n->snap_retry_ms = monotime_ms() + SNAP_RETRY_MS;
+		return;
+	}
+	t0 = monotime_ns();
+	parent = getpid();
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		snapshot_child(n, parent, fds[1], buf, (size_t)len);
+	}
+	n->last_snapshot_pause_us = (monotime_ns() - t0) / 1000;
+	free(buf);
+	close(fds[1]);
+	if (pid < 0) {
+		log_warn(n->lg, "cannot snapshot: fork: %s", strerror(errno));
+		close(fds[0]);
+		n->snap_retry_ms = monotime_ms() + SNAP_RETRY_MS;
+		return;
+	}
+	n->snap_pid = pid;
+	n->snap_fd = fds[0];
+	n->snap_child_errlen = 0;
+	n->snap_child_erroring = false;
+	n->snap_stalled = false;
+	n->snap_progress_ms = monotime_ms();
+	n->snap_building_bytes = n->applied_bytes;
+	n->snap_started_ms = monotime_ms();
+	log_info(n->lg, "snapshot at %" PRIu64 " started (child %d, the "
+	    "event loop paused %" PRIu64 " us for fork)", n->snap_building,
+	    (int)pid, n->last_snapshot_pause_us);
+}
+
+/* A failed local snapshot: counted, logged, retried later. */
+static void
+snapshot_failed(struct node *n, const char *why)
+{
+	char	 path[PATH_MAX];
+
+	n->snapshots_failed++;
+	n->snap_retry_ms = monotime_ms() + SNAP_RETRY_MS;
+	log_warn(n->lg, "snapshot at %" PRIu64 " failed: %s", n->snap_building,
+	    why);
+	snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64 ".build.tmp",
+	    n->opt->data_dir, n->snap_building);
+	(void)unlink(path);
+	waiters_fail(n, -EIO);
+}
+
+/* The child's pipe: collects its error text; at EOF it has exited. */
+static void
+on_snap_child(evutil_socket_t fd, short what, void *arg)
+{
+	struct node	*n = arg;
+	struct disk_job	*job;
+	char		 why[300], buf[512];
+	ssize_t		 got;
+	size_t		 i;
+	int		 status = 0;
+
+	(void)what;
+	got = read(fd, buf, sizeof(buf));
+	if (got > 0) {
+		n->snap_progress_ms = monotime_ms();
+		for (i = 0; i < (size_t)got; i++) {
+			if (!n->snap_child_erroring) {
+				/* '.' is progress; '!' starts the error. */
+				n->snap_child_erroring = buf[i] == '!';
+				continue;
+			}
+			if (n->snap_child_errlen < sizeof(n->snap_child_err) -
+			    1)
+				n->snap_child_err[n->snap_child_errlen++] =
+				    buf[i];
+		}
+		return;
+	} else if (got < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	n->snap_child_err[n->snap_child_errlen] = '\0';
+	evtimer_del(n->snap_watch_ev);
+	event_del(n->snap_ev);
+	close(n->snap_fd);
+	n->snap_fd = -1;
+	while (waitpid(n->snap_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	n->snap_pid = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		if (n->snap_stalled)
+			snprintf(why, sizeof(why), "the child made no progress "
+			    "for %d s and was killed", SNAP_STALL_MS / 1000);
+		else if (WIFSIGNALED(status))
+			snprintf(why, sizeof(why), "the child was killed by "
+			    "signal %d", WTERMSIG(status));
+		else
+			snprintf(why, sizeof(why), "%s",
+			    n->snap_child_errlen > 0 ? n->snap_child_err :
+			    "the child failed");
+		snapshot_failed(n, why);
+		return;
+	}
+	if (n->storage_failed || n->stopping)
+		return;
+	if ((job = disk_job_new(false, NULL, 0, NULL, 0)) == NULL)
+		fatal(n->lg, "out of memory queueing a snapshot install");
+	job->snap_op = DISK_SNAP_LOCAL;
+	job->snap_index = n->snap_building;
+	job->snap_term = n->snap_building_term;
+	job->compact_upto = n->snap_building > n->opt->snapshot_keep ?
+	    n->snap_building - n->opt->snapshot_keep : 0;
+	n->snap_job_pending = true;
+	disk_submit(n->disk, job);
+}
+
+/* (Re)arms the stall watchdog of the running child. */
+static void
+snapshot_watch_arm(struct node *n)
+{
+	struct timeval	 tv = { SNAP_STALL_MS / 1000 / 4, 0 };
+
+	evtimer_add(n->snap_watch_ev, &tv);
+}
+
+/* The watchdog: kills a child that stopped making progress. */
+static void
+on_snap_watch(evutil_socket_t fd, short what, void *arg)
+{
+	struct node	*n = arg;
+
+	(void)fd;
+	(void)what;
+	if (n->snap_pid == 0)
+		return;
+	if (monotime_ms() - n->snap_progress_ms < SNAP_STALL_MS) {
+		snapshot_watch_arm(n);
+		return;
+	}
+	log_warn(n->lg, "snapshot at %" PRIu64 ": child %d made no progress "
+	    "for %d s, killing it", n->snap_building, (int)n->snap_pid,
+	    SNAP_STALL_MS / 1000);
+	n->snap_stalled = true;
+	(void)kill(n->snap_pid, SIGKILL);	/* its pipe's EOF reaps it */
+}
+
+/* Starts a snapshot when one is due; called after each Ready pass. */
+static void
+snapshot_maybe_start(struct node *n)
+{
+	if (!snapshot_due(n))
+		return;
+	snapshot_start(n);
+	if (n->snap_pid == 0)
+		return;
+	if (n->snap_ev != NULL)
+		event_free(n->snap_ev);
+	n->snap_ev = event_new(n->base, n->snap_fd, EV_READ | EV_PERSIST,
+	    on_snap_child, n);
+	if (n->snap_ev == NULL || event_add(n->snap_ev, NULL) != 0)
+		fatal(n->lg, "out of memory watching a snapshot child");
+	snapshot_watch_arm(n);
+}
+
+/* The local snapshot is installed (or refused): compact the log. */
+static void
+snapshot_local_done(struct node *n, struct disk_job *job)
+{
+	uint64_t	 took = monotime_ms() - n->snap_started_ms;
+	int		 rc;
+
+	n->snap_job_pending = false;
+	if (job->snap_info.exists)
+		n->snap = job->snap_info;
+	if (job->error != 0)
+		return;		/* the storage failed: fail-stop follows */
+	if (job->snap_error == -ESTALE) {
+		/* A snapshot from the leader overtook it. */
+		log_info(n->lg, "snapshot at %" PRIu64 " not needed: %s",
+		    job->snap_index, job->snap_errmsg);
+		waiters_schedule(n);
+		return;
+	}
+	if (job->snap_error != 0) {
+		snapshot_failed(n, job->snap_errmsg);
+		return;
+	}
+	rc = raft_compact(n->raft, job->snap_index, job->snap_term,
+	    n->opt->snapshot_keep);
+	if (rc != 0)
+		log_warn(n->lg, "the core refused compaction at %" PRIu64
+		    ": %s", job->snap_index, raft_strerror(rc));
+	n->applied_bytes = n->applied_bytes > n->snap_building_bytes ?
+	    n->applied_bytes - n->snap_building_bytes : 0;
+	n->snapshots_taken++;
+	n->last_snapshot_ms = took;
+	log_info(n->lg, "snapshot at %" PRIu64 " (term %" PRIu64 ", %" PRIu64
+	    " bytes) durable in %" PRIu64 " ms; log compacted up to %" PRIu64,
+	    n->snap.index, n->snap.term, n->snap.file_size, took,
+	    job->compact_upto);
+	waiters_schedule(n);
+}
+
+/* The snapshot received from the leader is installed: switch over. */
+static void
+snapshot_received_done(struct node *n, struct disk_job *job)
+{
+	struct op	*op;
+
+	n->installing = false;
+	n->recv_stepped = false;
+	snapxfer_set_busy(n->xfer, false);
+	if (job->error != 0)
+		return;		/* fail-stop follows */
+	n->snap = job->snap_info;
+	kv_free(n->kv);
+	n->kv = job->kv_out;
+	job->kv_out = NULL;
+	n->applied_bytes = 0;
+	n->snapshots_installed++;
+	/* Writes parked below the snapshot will never be applied here. */
+	while ((op = n->writes.head) != NULL && op->index <= job->snap_index)
+		op_fail(op, API_FAIL_UNKNOWN);
+	raft_persisted(n->raft, job->snap_index, job->snap_term);
+	log_info(n->lg, "installed snapshot %" PRIu64 " (term %" PRIu64 ", %zu "
+	    "keys)", job->snap_index, job->snap_term, kv_count(n->kv));
+	waiters_schedule(n);
+}
+
+/* The core wants its snapshot sent to m->to. */
+static void
+snapshot_send(struct node *n, const struct raft_msg *m)
+{
+	const struct raft_member *mb;
+
+	mb = raft_cluster_find(raft_get_cluster(n->raft), m->to);
+	if (mb == NULL)
+		return;
+	if (snapxfer_send(n->xfer, m, mb->peer_url, &n->snap) != 0)
+		log_warn(n->lg, "out of memory sending a snapshot to %" PRIu64,
+		    m->to);
+}
+
+/* A transfer to a peer ended. */
+static void
+on_snap_sent(void *ctx, raft_id_t peer, bool ok)
+{
+	struct node	*n = ctx;
+
+	if (n->storage_failed || n->stopping)
+		return;
+	raft_report_snapshot(n->raft, peer, ok);
+	kick(n);
+}
+
+/* A whole snapshot file arrived from the leader: let the core decide. */
+static void
+on_snap_received(void *ctx, const struct raft_msg *m)
+{
+	struct node	*n = ctx;
+	int		 rc;
+
+	if (n->storage_failed || n->stopping)
+		return;
+	snapxfer_set_busy(n->xfer, true);
+	n->recv_stepped = true;
+	n->recv_index = m->snap_index;
+	if ((rc = raft_step(n->raft, m)) != 0)
+		log_warn(n->lg, "the core refused snapshot %" PRIu64 " from %"
+		    PRIu64 ": %s", m->snap_index, m->from, raft_strerror(rc));
+	kick(n);
+}
+
+/* The current term, for the transfer's early refusal of stale leaders. */
+static raft_term_t
+on_snap_term(void *ctx)
+{
+	struct node	*n = ctx;
+
+	raft_get_status(n->raft, &n->status);
+	return n->status.term;
+}
+
+struct node_snap_waiter *
+node_snapshot_wait(struct node *n, node_snapshot_fn *cb, void *arg)
+{
+	struct node_snap_waiter *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->node = n;
+	w->cb = cb;
+	w->arg = arg;
+	w->want = kv_applied_index(n->kv);
+	if (w->want == 0)
+		w->want = 1;
+	w->next = n->waiters;
+	if (n->waiters != NULL)
+		n->waiters->prev = w;
+	n->waiters = w;
+	/* Answered from the timer, never from inside this call. */
+	waiters_schedule(n);
+	return w;
+}
+
+void
+node_snapshot_cancel(struct node_snap_waiter *w)
+{
+	struct node	*n;
+
+	if (w == NULL)
+		return;
+	n = w->node;
+	if (w->prev != NULL)
+		w->prev->next = w->next;
+	else
+		n->waiters = w->next;
+	if (w->next != NULL)
+		w->next->prev = w->prev;
+	free(w);
 }
 
 /* Notices role and leader changes, logs them, fails what they void. */
@@ -603,6 +1157,17 @@ on_ready(evutil_socket_t fd, short what, void *arg)
 			break;
 	}
 	track_role(n);
+	if (n->recv_stepped && !n->installing) {
+		/* The core did not want the file: it covered nothing new. */
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64
+		    ".recv.tmp", n->opt->data_dir, n->recv_index);
+		(void)unlink(path);
+		n->recv_stepped = false;
+		snapxfer_set_busy(n->xfer, false);
+	}
+	snapshot_maybe_start(n);
 	if (raft_has_ready(n->raft))
 		kick(n);
 }
@@ -750,6 +1315,7 @@ node_start(const struct options *o, struct event_base *base,
 	n->dns = dns;
 	n->started_ms = monotime_ms();
 	n->last_role = RAFT_FOLLOWER;
+	n->snap_fd = -1;
 
 	if (o->test_vfs != NULL && o->test_vfs[0] != '\0') {
 		if ((rc = vfs_from_spec(o->test_vfs, &n->vfs, err,
@@ -775,7 +1341,19 @@ node_start(const struct options *o, struct event_base *base,
 	kc.max_key_len = o->max_key_size;
 	kc.max_value_len = o->max_value_size;
 	kc.session_window = o->session_window;
-	if ((rc = kv_new(&kc, &n->kv, err, errlen)) != 0)
+	n->kv_cfg = kc;
+	storage_snapshot_get_info(n->st, &n->snap);
+	if (ld.has_snapshot) {
+		uint64_t t0 = monotime_ms();
+
+		if ((rc = snapload_kv(n->snap.path, &n->kv_cfg, &n->kv, NULL,
+		    err, errlen)) != 0)
+			goto fail;
+		log_info(lg, "loaded snapshot %" PRIu64 " (term %" PRIu64 ", %"
+		    PRIu64 " bytes, %zu keys) in %" PRIu64 " ms", n->snap.index,
+		    n->snap.term, n->snap.file_size, kv_count(n->kv),
+		    monotime_ms() - t0);
+	} else if ((rc = kv_new(&kc, &n->kv, err, errlen)) != 0)
 		goto fail;
 
 	/* Election jitter comes from the kernel, not from the core. */
@@ -810,10 +1388,16 @@ node_start(const struct options *o, struct event_base *base,
 	rs.hs = ld.hs;
 	rs.snapshot_index = ld.has_snapshot ? ld.snapshot_index : 0;
 	rs.snapshot_term = ld.has_snapshot ? ld.snapshot_term : 0;
-	if (ld.has_snapshot && ld.snapshot_config != NULL &&
-	    raft_cluster_decode(ld.snapshot_config, ld.snapshot_config_len,
-	    &snap_cluster) == 0)
+	if (ld.has_snapshot) {
+		if (raft_cluster_decode(ld.snapshot_config,
+		    ld.snapshot_config_len, &snap_cluster) != 0) {
+			snprintf(err, errlen, "%s: the configuration inside "
+			    "does not decode", n->snap.path);
+			rc = -EBADMSG;
+			goto fail;
+		}
 		rs.snapshot_cluster = &snap_cluster;
+	}
 	rs.entries = ld.entries;
 	rs.n_entries = ld.n_entries;
 	if ((rc = raft_new(&rc_cfg, &rs, &n->raft)) != 0) {
@@ -823,8 +1407,9 @@ node_start(const struct options *o, struct event_base *base,
 		goto fail;
 	}
 	log_info(lg, "recovered term %" PRIu64 ", vote %" PRIu64 ", commit "
-	    "%" PRIu64 ", log %zu entries", ld.hs.term, ld.hs.vote,
-	    ld.hs.commit, ld.n_entries);
+	    "%" PRIu64 ", snapshot %" PRIu64 ", log %zu entries after it",
+	    ld.hs.term, ld.hs.vote, ld.hs.commit, rs.snapshot_index,
+	    ld.n_entries);
 	storage_loaded_free(&ld);
 
 	transport_config_defaults(&tc);
@@ -841,6 +1426,9 @@ node_start(const struct options *o, struct event_base *base,
 
 		if (need > tc.max_body)
 			tc.max_body = need;
+		/* A snapshot chunk and its headers fit one peer request. */
+		if (o->snapshot_chunk + 64 * 1024 > tc.max_body)
+			tc.max_body = (size_t)o->snapshot_chunk + 64 * 1024;
 	}
 	if ((rc = transport_new(base, dns, lg, &tc, on_peer_message, n, &n->tr,
 	    err, errlen)) != 0)
@@ -848,6 +1436,30 @@ node_start(const struct options *o, struct event_base *base,
 	raft_get_status(n->raft, &n->status);
 	n->last_config_index = n->status.config_index;
 	sync_peers(n);
+	{
+		struct snapxfer_config xc;
+
+		memset(&xc, 0, sizeof(xc));
+		xc.cluster_id = o->cluster_id;
+		xc.self_id = o->node_id;
+		xc.dir = o->data_dir;
+		xc.vfs = n->vfs;
+		xc.chunk = (size_t)o->snapshot_chunk;
+		xc.timeout_ms = o->request_timeout_ms < 10000 ? 10000 :
+		    (unsigned)o->request_timeout_ms;
+		xc.sent = on_snap_sent;
+		xc.recv = on_snap_received;
+		xc.term = on_snap_term;
+		xc.ctx = n;
+		if ((rc = snapxfer_new(base, dns, lg, &xc, &n->xfer)) != 0) {
+			snprintf(err, errlen, "cannot set up snapshot "
+			    "transfers: %s", strerror(-rc));
+			goto fail;
+		}
+	}
+	if ((n->waiters_ev = evtimer_new(base, waiters_cb, n)) == NULL ||
+	    (n->snap_watch_ev = evtimer_new(base, on_snap_watch, n)) == NULL)
+		fatal(lg, "out of memory creating a timer");
 
 	if ((rc = disk_new(base, n->st, on_disk_done, n, &n->disk)) != 0) {
 		snprintf(err, errlen, "cannot start the disk thread: %s",
@@ -874,7 +1486,8 @@ node_start(const struct options *o, struct event_base *base,
 		    IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	/* After binding, so that the listener gets TCP_NODELAY too. */
-	if ((rc = transport_bind(n->tr, n->peer_http)) != 0) {
+	if ((rc = transport_bind(n->tr, n->peer_http)) != 0 ||
+	    (rc = snapxfer_bind(n->xfer, n->peer_http)) != 0) {
 		snprintf(err, errlen, "cannot install the peer routes");
 		goto fail;
 	}
@@ -916,6 +1529,8 @@ node_stop(struct node *n)
 		evtimer_del(n->tick_ev);
 	/* Answer what is parked; writes may still commit elsewhere. */
 	fail_all(n, API_FAIL_UNKNOWN, API_FAIL_SHUTDOWN);
+	api_shutdown(n);
+	waiters_schedule(n);
 }
 
 size_t
@@ -942,6 +1557,22 @@ node_free(struct node *n)
 	if (n->peer_http != NULL)
 		evhttp_free(n->peer_http);
 	transport_free(n->tr);
+	snapxfer_free(n->xfer);
+	if (n->snap_pid > 0) {
+		/* Its partial file is removed at the next start. */
+		(void)kill(n->snap_pid, SIGKILL);
+		while (waitpid(n->snap_pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (n->snap_ev != NULL)
+		event_free(n->snap_ev);
+	if (n->snap_watch_ev != NULL)
+		event_free(n->snap_watch_ev);
+	if (n->snap_fd >= 0)
+		close(n->snap_fd);
+	waiters_fail(n, -ESHUTDOWN);
+	if (n->waiters_ev != NULL)
+		event_free(n->waiters_ev);
 	raft_free(n->raft);
 	kv_free(n->kv);
 	storage_close(n->st);
@@ -978,6 +1609,28 @@ node_get_info(struct node *n, struct node_info *info)
 	info->reads_served = n->reads_served;
 	info->syncs = n->syncs;
 	info->entries_persisted = n->entries_persisted;
+	{
+		struct snapxfer_stats xs;
+
+		info->snapshot_index = n->snap.exists ? n->snap.index : 0;
+		info->snapshot_term = n->snap.exists ? n->snap.term : 0;
+		info->snapshot_bytes = n->snap.exists ? n->snap.file_size : 0;
+		raft_get_status(n->raft, &n->status);
+		info->log_first_index = n->status.first_index;
+		info->snapshots_taken = n->snapshots_taken;
+		info->snapshots_failed = n->snapshots_failed;
+		info->last_snapshot_ms = n->last_snapshot_ms;
+		info->last_snapshot_pause_us = n->last_snapshot_pause_us;
+		info->snapshot_running = n->snap_pid != 0 ||
+		    n->snap_job_pending;
+		info->snapshots_installed = n->snapshots_installed;
+		if (n->xfer != NULL) {
+			snapxfer_get_stats(n->xfer, &xs);
+			info->snapshots_sent = xs.sent;
+			info->snapshot_bytes_sent = xs.bytes_sent;
+			info->snapshot_bytes_received = xs.bytes_received;
+		}
+	}
 }
 
 struct raft *

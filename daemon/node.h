@@ -83,6 +83,21 @@ struct node_info {
 	uint64_t	 reads_served;
 	uint64_t	 syncs;		/* disk jobs completed */
 	uint64_t	 entries_persisted;
+
+	/* Snapshots and compaction (issue #9). */
+	uint64_t	 snapshot_index;	/* latest durable; 0 none */
+	uint64_t	 snapshot_term;
+	uint64_t	 snapshot_bytes;	/* its file size */
+	uint64_t	 log_first_index;	/* first index the core holds */
+	uint64_t	 snapshots_taken;	/* local snapshots completed */
+	uint64_t	 snapshots_failed;
+	uint64_t	 last_snapshot_ms;	/* duration of the last one */
+	uint64_t	 last_snapshot_pause_us; /* event loop blocked by fork */
+	bool		 snapshot_running;
+	uint64_t	 snapshots_sent;	/* transfers completed to peers */
+	uint64_t	 snapshots_installed;	/* received and installed */
+	uint64_t	 snapshot_bytes_sent;
+	uint64_t	 snapshot_bytes_received;
 };
 
 /*
@@ -136,5 +151,26 @@ bool	 node_accepting(struct node *n);
 /* Allocates a zeroed op for req.  Never NULL (dies on ENOMEM). */
 struct op *op_new(struct node *n, enum op_kind kind, struct evhttp_request *req);
 void	 op_free(struct op *op);
+
+/*
+ * Backups.  A snapshot waiter asks for a durable snapshot covering at least
+ * the index applied when it was made.  cb runs on the event loop exactly
+ * once, unless the waiter is cancelled first: with err 0 and info (borrowed
+ * for the call: open info->path during the call, since a newer snapshot may
+ * delete the file later), or with a negative errno (-EIO: the snapshot
+ * could not be written, err text in the node's log; -ESHUTDOWN: the node is
+ * stopping).  If the latest snapshot already covers that index cb runs
+ * from the next event-loop pass; otherwise a snapshot is started (or the
+ * one running is awaited, and then another if it is too old).
+ */
+struct node_snap_waiter;
+struct storage_snapshot_info;
+typedef void node_snapshot_fn(void *arg, int err,
+    const struct storage_snapshot_info *info);
+/* Returns a new waiter (owned by the node until cb runs or cancel), or NULL. */
+struct node_snap_waiter *node_snapshot_wait(struct node *n,
+	    node_snapshot_fn *cb, void *arg);
+/* Cancels w (cb will not run; w is freed).  NULL is fine. */
+void	 node_snapshot_cancel(struct node_snap_waiter *w);
 
 #endif /* RAFTKV_NODE_H */

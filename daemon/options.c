@@ -92,6 +92,21 @@ static const struct opt opts[] = {
 	{ "segment-size", "RAFTKV_SEGMENT_SIZE", OPT_U64, OFF(segment_size),
 	    "67108864", 65536, 1024ULL * 1024 * 1024, "BYTES",
 	    "size of each preallocated log segment file" },
+	{ "snapshot-entries", "RAFTKV_SNAPSHOT_ENTRIES", OPT_U64,
+	    OFF(snapshot_entries), "100000", 1, UINT32_MAX, "N",
+	    "take a snapshot once this many entries were applied since the "
+	    "last one" },
+	{ "snapshot-bytes", "RAFTKV_SNAPSHOT_BYTES", OPT_U64,
+	    OFF(snapshot_bytes), "268435456", 4096, 1ULL << 40, "BYTES",
+	    "take a snapshot once this many bytes of entries were applied "
+	    "since the last one" },
+	{ "snapshot-keep", "RAFTKV_SNAPSHOT_KEEP", OPT_U64,
+	    OFF(snapshot_keep), "10000", 0, UINT32_MAX, "N",
+	    "entries kept behind a snapshot so that slightly lagging "
+	    "followers catch up from the log, not a snapshot" },
+	{ "snapshot-chunk", "RAFTKV_SNAPSHOT_CHUNK", OPT_U64,
+	    OFF(snapshot_chunk), "524288", 4096, 16 * 1024 * 1024, "BYTES",
+	    "bytes per request when sending a snapshot to a follower" },
 	{ "test-vfs", "RAFTKV_TEST_VFS", OPT_STR, OFF(test_vfs), NULL, 0, 0,
 	    "SPEC", "test only: the storage I/O layer, e.g. shadow:DIR" },
 	{ "help", NULL, OPT_FLAG_HELP, 0, NULL, 0, 0, NULL,
@@ -289,7 +304,10 @@ options_usage(FILE *out)
 	fprintf(out,
 	    "usage: raftkvd --id N --member ID,PEER_URL,CLIENT_URL ... "
 	    "--data-dir DIR [options]\n"
-	    "       raftkvd check --data-dir DIR [--repair]\n\n"
+	    "       raftkvd check --data-dir DIR [--repair]\n"
+	    "       raftkvd restore (--snapshot FILE | --from-data-dir DIR "
+	    "--force-lost-quorum)\n"
+	    "               --data-dir NEW_DIR [options]\n\n"
 	    "Runs one node of a raftkv cluster.  Every option can also be "
 	    "given as the\nenvironment variable shown; flags win.\n\n");
 	for (i = 0; i < NOPTS; i++) {

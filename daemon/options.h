@@ -37,6 +37,10 @@ struct options {
 	uint64_t	 max_inflight;		/* APPENDs in flight per peer */
 	uint64_t	 session_window;	/* exactly-once expiry, indexes */
 	uint64_t	 segment_size;		/* preallocated log segment bytes */
+	uint64_t	 snapshot_entries;	/* applied entries per snapshot */
+	uint64_t	 snapshot_bytes;	/* applied bytes per snapshot */
+	uint64_t	 snapshot_keep;		/* trailing entries kept */
+	uint64_t	 snapshot_chunk;	/* bytes per transfer request */
 	char		*test_vfs;		/* owned; test-only I/O layer */
 };
 

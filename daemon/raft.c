@@ -3,8 +3,9 @@
  *
  * Implements the Raft paper's Figure 2 plus the dissertation's PreVote
  * (§9.6), leader stickiness and CheckQuorum (§4.2.3, §6.2), ReadIndex
- * (§6.4) and the leader writing its log in parallel with replication
- * (§10.2.1).  No I/O, no clock, no randomness of its own: see raft.h.
+ * (§6.4), the leader writing its log in parallel with replication
+ * (§10.2.1), and log compaction with InstallSnapshot (§5 of the dissertation,
+ * chapter 5).  No I/O, no clock, no randomness of its own: see raft.h.
  *
  * Memory: the core owns its in-memory log (one allocation per entry's
  * data) and the buffers of the pending Ready batch.  The rule that makes
@@ -32,6 +33,11 @@ struct progress {
 	uint32_t	 inflight_head;
 	raft_index_t	*inflight_last;	/* ring of each message's last index */
 	unsigned	 stalled_beats;	/* heartbeats sent with no progress */
+	bool		 snapshotting;	/* paused: a snapshot is on its way */
+	raft_index_t	 pending_snapshot; /* its index, while snapshotting */
+	bool		 snapshot_delivered; /* the caller reported it arrived */
+	unsigned	 snapshot_beats;	/* heartbeats since it arrived */
+	bool		 snapshot_recent; /* one sent in this heartbeat interval */
 	bool		 recent_active;	/* heard from within this quorum period */
 	unsigned	 ticks_since_heard;
 	uint64_t	 acked_seq;	/* highest read round it confirmed */
@@ -43,6 +49,13 @@ struct pending_read {
 	uint64_t	 ctx;
 	raft_index_t	 index;
 	uint64_t	 seq;		/* confirmation round it needs */
+};
+
+/* Where a snapshot received from the leader stands on its way to disk. */
+enum install_state {
+	INSTALL_NONE = 0,
+	INSTALL_PENDING,	/* not yet handed out in a Ready */
+	INSTALL_HANDED,		/* handed out, not yet reported durable */
 };
 
 /* A growable array of messages for one Ready destination. */
@@ -61,21 +74,29 @@ struct raft {
 	bool			 hs_dirty;
 	bool			 commit_dirty;
 
-	/* The in-memory log: ents[i] has index log_offset + i. */
+	/*
+	 * The in-memory log: ents[i] has index log_offset + i.  It may start
+	 * before the snapshot (the entries compaction kept for lagging
+	 * followers): log_offset - 1 <= snapshot_index <= applied.
+	 */
 	struct raft_entry	*ents;
 	size_t			 n_ents, cap_ents;
-	raft_index_t		 log_offset;	/* snapshot_index + 1 */
-	raft_index_t		 snapshot_index;
-	raft_term_t		 snapshot_term;
+	raft_index_t		 log_offset;	/* first in-memory index */
+	raft_term_t		 offset_term;	/* term of log_offset - 1 */
 	raft_index_t		 unstable_from;	/* first index not handed out */
 	raft_index_t		 persisted;	/* durable per raft_persisted() */
 	raft_index_t		 applied;	/* handed out for application */
 
+	/* The latest durable snapshot (raft_compact(), restore, install). */
+	raft_index_t		 snapshot_index;
+	raft_term_t		 snapshot_term;
+	struct raft_cluster	 snapshot_cluster;	/* as of snapshot_index */
+	bool			 has_snapshot_cluster;
+	enum install_state	 install;
+
 	/* The latest configuration in the log. */
 	struct raft_cluster	 cluster;
 	raft_index_t		 config_index;
-	struct raft_cluster	 snapshot_cluster;
-	bool			 has_snapshot_cluster;
 
 	/* Volatile role state. */
 	enum raft_role		 role;
@@ -132,6 +153,7 @@ static const char *const msg_type_names[] = {
 	[RAFT_MSG_VOTE_RESP] = "request_vote_resp",
 	[RAFT_MSG_APPEND] = "append_entries",
 	[RAFT_MSG_APPEND_RESP] = "append_entries_resp",
+	[RAFT_MSG_SNAPSHOT] = "install_snapshot",
 };
 
 const char *
@@ -199,7 +221,7 @@ last_index(const struct raft *r)
 static raft_term_t
 last_term(const struct raft *r)
 {
-	return r->n_ents > 0 ? r->ents[r->n_ents - 1].term : r->snapshot_term;
+	return r->n_ents > 0 ? r->ents[r->n_ents - 1].term : r->offset_term;
 }
 
 /* The entry at index, or NULL when it is compacted or beyond the end. */
@@ -216,8 +238,8 @@ raft_term_at(const struct raft *r, raft_index_t index)
 {
 	const struct raft_entry *e;
 
-	if (index == r->snapshot_index)
-		return r->snapshot_term;
+	if (index + 1 == r->log_offset)
+		return r->offset_term;
 	e = entry_at(r, index);
 	return e != NULL ? e->term : 0;
 }
@@ -239,34 +261,67 @@ log_matches(const struct raft *r, raft_index_t index, raft_term_t term)
 {
 	if (index == 0)
 		return term == 0;
-	if (index < r->snapshot_index)
+	if (index + 1 < r->log_offset)
 		return true;	/* compacted entries are committed: they match */
 	return raft_term_at(r, index) == term;
+}
+
+/*
+ * Finds the configuration in effect at index (>= snapshot_index): the last
+ * decodable CONFIG entry at or before it, else the snapshot's.  Fills *out
+ * and *at (the entry's index, or the snapshot's) and returns true, or
+ * returns false when neither exists.
+ */
+static bool
+config_at(const struct raft *r, raft_index_t index, struct raft_cluster *out,
+    raft_index_t *at)
+{
+	size_t	 i;
+
+	assert(index >= r->snapshot_index);
+	if (index > last_index(r))
+		index = last_index(r);
+	for (i = index + 1 - r->log_offset; i > 0; i--) {
+		const struct raft_entry *e = &r->ents[i - 1];
+
+		if (e->type == RAFT_ENTRY_CONFIG &&
+		    raft_cluster_decode(e->data, e->len, out) == 0) {
+			*at = e->index;
+			return true;
+		}
+	}
+	/*
+	 * No configuration in [log_offset, index]: the one in effect is the
+	 * one before log_offset, which is the snapshot's, since index is at
+	 * or beyond the snapshot.
+	 */
+	if (!r->has_snapshot_cluster)
+		return false;
+	*out = r->snapshot_cluster;
+	*at = r->snapshot_index;
+	return true;
+}
+
+int
+raft_cluster_at(const struct raft *r, raft_index_t index,
+    struct raft_cluster *out)
+{
+	raft_index_t at;
+
+	if (index < r->snapshot_index || index > last_index(r) ||
+	    !config_at(r, index, out, &at))
+		return -RAFT_EINVAL;
+	return 0;
 }
 
 /* Re-reads the latest configuration from the log, or the snapshot's. */
 static void
 load_latest_config(struct raft *r)
 {
-	size_t	 i;
-
-	for (i = r->n_ents; i > 0; i--) {
-		const struct raft_entry *e = &r->ents[i - 1];
-		struct raft_cluster c;
-
-		if (e->type != RAFT_ENTRY_CONFIG)
-			continue;
-		if (raft_cluster_decode(e->data, e->len, &c) == 0) {
-			r->cluster = c;
-			r->config_index = e->index;
-			return;
-		}
-	}
-	if (r->has_snapshot_cluster)
-		r->cluster = r->snapshot_cluster;
-	else
+	if (!config_at(r, last_index(r), &r->cluster, &r->config_index)) {
 		memset(&r->cluster, 0, sizeof(r->cluster));
-	r->config_index = r->snapshot_index;
+		r->config_index = r->snapshot_index;
+	}
 }
 
 /*
@@ -669,6 +724,10 @@ inflight_free_to(struct raft *r, struct progress *p, raft_index_t match)
 static void
 become_probe(struct progress *p)
 {
+	p->snapshotting = false;
+	p->pending_snapshot = 0;
+	p->snapshot_delivered = false;
+	p->snapshot_beats = 0;
 	p->replicating = false;
 	p->probe_sent = false;
 	p->inflight = 0;
@@ -689,6 +748,44 @@ stamp_seq(struct raft *r, struct raft_msg *m)
 	r->seq_stamped = true;
 }
 
+/*
+ * p needs entries compacted away: sends our snapshot (metadata only; the
+ * caller transfers the file) and pauses p until the transfer ends.  At most
+ * one snapshot per peer is outstanding, and at most one is started per
+ * heartbeat interval, so a failing transfer is not retried in a tight loop.
+ */
+static void
+send_snapshot(struct raft *r, struct progress *p)
+{
+	struct raft_msg	 m;
+
+	if (p->snapshotting || p->snapshot_recent)
+		return;
+	if (r->install != INSTALL_NONE) {
+		/* Our own snapshot is not durable yet: nothing to send. */
+		trace(r, RAFT_TRACE_DEBUG, "snapshot deferred: install pending",
+		    p->id, r->snapshot_index);
+		return;
+	}
+	assert(r->snapshot_index > 0 && r->snapshot_index + 1 >= r->log_offset);
+	memset(&m, 0, sizeof(m));
+	m.type = RAFT_MSG_SNAPSHOT;
+	m.to = p->id;
+	m.term = r->term;
+	m.snap_index = r->snapshot_index;
+	m.snap_term = r->snapshot_term;
+	m.snap_cluster = NULL;
+	/* Our term is durable and the snapshot is: it may leave at once. */
+	if (send_msg(r, &m, false) != 0)
+		return;
+	become_probe(p);
+	p->snapshotting = true;
+	p->pending_snapshot = r->snapshot_index;
+	p->snapshot_recent = true;
+	trace(r, RAFT_TRACE_INFO, "sending snapshot to peer", p->id,
+	    r->snapshot_index);
+}
+
 /* Sends p the entries it lacks, within flow control.  Leader only. */
 static void
 send_append(struct raft *r, struct progress *p)
@@ -698,14 +795,14 @@ send_append(struct raft *r, struct progress *p)
 	uint32_t	 n = 0;
 	size_t		 bytes = 0;
 
+	if (p->snapshotting)
+		return;		/* paused until the snapshot lands */
 	if (p->replicating ? p->inflight >= r->cfg.max_inflight : p->probe_sent)
 		return;
 	if (p->replicating && p->next > last)
 		return;
-	if (p->next <= r->snapshot_index) {
-		/* Needs InstallSnapshot, which arrives with compaction. */
-		trace(r, RAFT_TRACE_WARN, "peer needs a snapshot", p->id,
-		    p->next);
+	if (p->next < r->log_offset) {
+		send_snapshot(r, p);
 		return;
 	}
 	while (p->next + n <= last && n < r->cfg.max_msg_entries) {
@@ -752,13 +849,29 @@ send_heartbeat(struct raft *r, struct progress *p)
 	m.type = RAFT_MSG_APPEND;
 	m.to = p->id;
 	m.term = r->term;
-	m.prev_index = p->match;
-	if (m.prev_index < r->snapshot_index)
-		m.prev_index = r->snapshot_index;
+	/*
+	 * At its match, or at the snapshot it is installing, so that the
+	 * answer after the install acknowledges it; never below what we can
+	 * name the term of.
+	 */
+	m.prev_index = p->snapshotting && p->pending_snapshot > p->match ?
+	    p->pending_snapshot : p->match;
+	if (m.prev_index + 1 < r->log_offset)
+		m.prev_index = r->log_offset - 1;
 	m.prev_term = raft_term_at(r, m.prev_index);
 	m.commit = r->commit;
 	stamp_seq(r, &m);
 	(void)send_msg(r, &m, false);
+}
+
+/*
+ * Heartbeats to wait, after a snapshot was delivered, for the peer's
+ * acknowledgement: two election timeouts' worth.
+ */
+static unsigned
+snapshot_patience(const struct raft *r)
+{
+	return 2 * r->cfg.election_ticks / r->cfg.heartbeat_ticks + 1;
 }
 
 /*
@@ -779,6 +892,21 @@ send_heartbeats(struct raft *r, bool periodic)
 			trace(r, RAFT_TRACE_DEBUG, "replication stalled",
 			    p->id, p->match);
 			become_probe(p);
+		}
+		if (periodic) {
+			p->snapshot_recent = false;
+			if (p->snapshotting && p->snapshot_delivered &&
+			    ++p->snapshot_beats > snapshot_patience(r)) {
+				/*
+				 * Delivered, yet never acknowledged: the
+				 * peer lost it (a crash before its install
+				 * was durable).  Probe, and so resend.
+				 */
+				trace(r, RAFT_TRACE_INFO,
+				    "snapshot unacknowledged, retrying", p->id,
+				    p->pending_snapshot);
+				become_probe(p);
+			}
 		}
 		send_heartbeat(r, p);
 	}
@@ -1041,10 +1169,42 @@ validate(const struct raft *r, const struct raft_msg *m)
 		    r->role == RAFT_LEADER && m->term == r->term)
 			return "append response beyond our log";
 		break;
+	case RAFT_MSG_SNAPSHOT:
+		if (m->snap_index == 0 || m->snap_index == UINT64_MAX ||
+		    m->snap_term == 0 || m->snap_term > m->term)
+			return "snapshot with an inconsistent last entry";
+		if (m->snap_cluster == NULL)
+			return "snapshot without its configuration";
+		break;
 	default:
 		break;
 	}
 	return NULL;
+}
+
+/*
+ * Checks a configuration from a peer by encoding it and decoding it back,
+ * so that raft_cluster_decode() stays the one judge of what is valid.
+ * Returns 0, -RAFT_EINVAL or -RAFT_ENOMEM.
+ */
+static int
+check_cluster(const struct raft_cluster *c)
+{
+	enum { CAP = 2 + RAFT_MAX_MEMBERS * (8 + 1 + 2 * (1 + RAFT_MAX_URL)) };
+	struct {
+		uint8_t			 buf[CAP];
+		struct raft_cluster	 decoded;
+	} *scratch;
+	int	 len, rc = -RAFT_EINVAL;
+
+	if ((scratch = malloc(sizeof(*scratch))) == NULL)
+		return -RAFT_ENOMEM;
+	len = raft_cluster_encode(c, scratch->buf, CAP);
+	if (len > 0 && raft_cluster_decode(scratch->buf, (size_t)len,
+	    &scratch->decoded) == 0)
+		rc = 0;
+	free(scratch);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1213,6 +1373,76 @@ handle_append(struct raft *r, const struct raft_msg *m)
 	respond(r, &resp);
 }
 
+/*
+ * Replaces the whole in-memory log and state by the snapshot in m: every
+ * entry goes, even later ones, since the leader's snapshot is all we may
+ * trust.  The caller installs it durably when the next Ready says so;
+ * until it reports that durable, nothing is applied and no acknowledgement
+ * leaves (persisted stays below the snapshot).
+ */
+static void
+install_snapshot(struct raft *r, const struct raft_msg *m)
+{
+	size_t	 i;
+
+	trace(r, RAFT_TRACE_INFO, "installing snapshot", m->snap_index,
+	    m->snap_term);
+	for (i = 0; i < r->n_ents; i++)
+		free((void *)r->ents[i].data);
+	r->n_ents = 0;
+	r->log_offset = m->snap_index + 1;
+	r->offset_term = m->snap_term;
+	r->snapshot_index = m->snap_index;
+	r->snapshot_term = m->snap_term;
+	r->snapshot_cluster = *m->snap_cluster;
+	r->has_snapshot_cluster = true;
+	r->cluster = r->snapshot_cluster;
+	r->config_index = m->snap_index;
+	r->commit = m->snap_index;
+	r->commit_dirty = true;
+	r->applied = m->snap_index;
+	r->unstable_from = m->snap_index + 1;
+	if (r->persisted >= m->snap_index)
+		r->persisted = m->snap_index - 1;
+	r->install = INSTALL_PENDING;
+}
+
+/*
+ * A snapshot from the leader (its file already received by the caller).
+ * Covered by our commit: acknowledge the commit.  In our log: fast-forward
+ * the commit and keep the log.  Otherwise: install it.  The answer is an
+ * APPEND_RESP that waits, like every answer, until what it acknowledges is
+ * durable -- for an install, the install itself.
+ */
+static void
+handle_snapshot(struct raft *r, const struct raft_msg *m)
+{
+	struct raft_msg	 resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.type = RAFT_MSG_APPEND_RESP;
+	resp.to = m->from;
+	resp.term = r->term;
+	resp.prev_index = m->snap_index;
+	if (m->snap_index <= r->commit) {
+		trace(r, RAFT_TRACE_DEBUG, "snapshot already covered",
+		    m->snap_index, r->commit);
+		/* Committed entries match any leader's; durable when sent. */
+		resp.match_index = r->commit;
+	} else if (m->snap_index <= last_index(r) &&
+	    raft_term_at(r, m->snap_index) == m->snap_term) {
+		trace(r, RAFT_TRACE_INFO, "snapshot in our log: commit to",
+		    m->snap_index, m->snap_term);
+		r->commit = m->snap_index;
+		r->commit_dirty = true;
+		resp.match_index = m->snap_index;
+	} else {
+		install_snapshot(r, m);
+		resp.match_index = m->snap_index;
+	}
+	respond(r, &resp);
+}
+
 static void
 handle_append_response(struct raft *r, const struct raft_msg *m)
 {
@@ -1228,6 +1458,23 @@ handle_append_response(struct raft *r, const struct raft_msg *m)
 		confirm_reads(r);
 	}
 	if (m->reject) {
+		if (p->snapshotting)
+			return;	/* it lacks the snapshot until it lands */
+		if ((!p->replicating && p->next < r->log_offset) ||
+		    (m->prev_index < r->log_offset &&
+		    m->prev_index > p->match)) {
+			/*
+			 * It needs a snapshot: we decided so already, or it
+			 * lacks the entry before our first one, which is
+			 * committed (a heartbeat rejected there).  Any such
+			 * answer, even to a message we moved past, may start
+			 * one; send_snapshot() keeps it to one per heartbeat
+			 * interval.
+			 */
+			become_probe(p);
+			send_append(r, p);
+			return;
+		}
 		if (m->prev_index == p->match && p->match > 0 &&
 		    m->hint_index <= p->match) {
 			/*
@@ -1252,7 +1499,7 @@ handle_append_response(struct raft *r, const struct raft_msg *m)
 			raft_index_t i = m->prev_index < last_index(r) ?
 			    m->prev_index : last_index(r);
 
-			while (i > r->snapshot_index &&
+			while (i + 1 > r->log_offset &&
 			    raft_term_at(r, i) > m->hint_term)
 				i--;
 			next = raft_term_at(r, i) == m->hint_term ? i + 1 :
@@ -1273,6 +1520,19 @@ handle_append_response(struct raft *r, const struct raft_msg *m)
 		return;
 	}
 	p->probe_sent = false;
+	if (p->snapshotting) {
+		if (m->match_index < p->pending_snapshot) {
+			/* Still installing: learn its match, stay paused. */
+			if (m->match_index > p->match) {
+				p->match = m->match_index;
+				maybe_commit(r);
+			}
+			return;
+		}
+		trace(r, RAFT_TRACE_INFO, "snapshot acknowledged by peer",
+		    p->id, m->match_index);
+		become_probe(p);
+	}
 	if (m->match_index > p->match) {
 		p->match = m->match_index;
 		p->stalled_beats = 0;
@@ -1297,11 +1557,23 @@ int
 raft_step(struct raft *r, const struct raft_msg *m)
 {
 	const char	*why = validate(r, m);
+	bool		 from_leader;
+	int		 rc;
 
 	if (why != NULL) {
 		trace(r, RAFT_TRACE_WARN, why, m->from, m->type);
 		return -RAFT_EINVAL;
 	}
+	if (m->type == RAFT_MSG_SNAPSHOT &&
+	    (rc = check_cluster(m->snap_cluster)) != 0) {
+		trace(r, RAFT_TRACE_WARN, rc == -RAFT_ENOMEM ?
+		    "out of memory: snapshot dropped" :
+		    "snapshot with an invalid configuration", m->from,
+		    m->snap_index);
+		return rc;
+	}
+	from_leader = m->type == RAFT_MSG_APPEND ||
+	    m->type == RAFT_MSG_SNAPSHOT;
 	if (m->term > r->term) {
 		if (m->type == RAFT_MSG_PREVOTE ||
 		    (m->type == RAFT_MSG_PREVOTE_RESP && !m->reject)) {
@@ -1313,8 +1585,7 @@ raft_step(struct raft *r, const struct raft_msg *m)
 		} else {
 			trace(r, RAFT_TRACE_INFO, "higher term seen", m->from,
 			    m->term);
-			become_follower(r, m->term,
-			    m->type == RAFT_MSG_APPEND ? m->from : 0);
+			become_follower(r, m->term, from_leader ? m->from : 0);
 		}
 	} else if (m->term < r->term) {
 		struct raft_msg resp;
@@ -1323,14 +1594,15 @@ raft_step(struct raft *r, const struct raft_msg *m)
 		resp.to = m->from;
 		resp.term = r->term;
 		resp.reject = true;
-		if (m->type == RAFT_MSG_APPEND) {
+		if (from_leader) {
 			/*
 			 * Tell a stale leader our term.  This is also how a
 			 * node whose term ran ahead gets the cluster to move
 			 * up to it and so rejoins.
 			 */
 			resp.type = RAFT_MSG_APPEND_RESP;
-			resp.prev_index = m->prev_index;
+			resp.prev_index = m->type == RAFT_MSG_APPEND ?
+			    m->prev_index : m->snap_index;
 			respond(r, &resp);
 		} else if (m->type == RAFT_MSG_PREVOTE) {
 			resp.type = RAFT_MSG_PREVOTE_RESP;
@@ -1349,6 +1621,7 @@ raft_step(struct raft *r, const struct raft_msg *m)
 		handle_vote_response(r, m);
 		break;
 	case RAFT_MSG_APPEND:
+	case RAFT_MSG_SNAPSHOT:
 		if (r->role == RAFT_LEADER) {
 			trace(r, RAFT_TRACE_WARN,
 			    "append from a second leader in our term", m->from,
@@ -1365,7 +1638,10 @@ raft_step(struct raft *r, const struct raft_msg *m)
 		}
 		r->leader = m->from;
 		r->election_elapsed = 0;
-		handle_append(r, m);
+		if (m->type == RAFT_MSG_APPEND)
+			handle_append(r, m);
+		else
+			handle_snapshot(r, m);
 		break;
 	case RAFT_MSG_APPEND_RESP:
 		if (r->role == RAFT_LEADER)
@@ -1481,6 +1757,7 @@ bool
 raft_has_ready(struct raft *r)
 {
 	return r->hs_dirty || r->commit_dirty ||
+	    r->install == INSTALL_PENDING ||
 	    r->unstable_from <= last_index(r) || r->out.n > 0 ||
 	    r->out_after.n > 0 || r->n_ready_reads > 0 ||
 	    r->applied < apply_limit(r) ||
@@ -1500,6 +1777,12 @@ raft_ready(struct raft *r, struct raft_ready *rd)
 	rd->hs.term = r->term;
 	rd->hs.vote = r->vote;
 	rd->hs.commit = r->commit;
+	if (r->install == INSTALL_PENDING) {
+		rd->install_snapshot = true;
+		rd->snapshot_index = r->snapshot_index;
+		rd->snapshot_term = r->snapshot_term;
+		r->install = INSTALL_HANDED;
+	}
 
 	last = last_index(r);
 	if (r->unstable_from <= last) {
@@ -1552,14 +1835,108 @@ raft_advance(struct raft *r, struct raft_ready *rd)
 void
 raft_persisted(struct raft *r, raft_index_t index, raft_term_t term)
 {
+	if (r->install == INSTALL_PENDING)
+		return;		/* the log it speaks of is discarded */
 	if (index > last_index(r) || index <= r->persisted ||
 	    raft_term_at(r, index) != term)
 		return;		/* stale: since truncated or overwritten */
 	if (index >= r->unstable_from)
 		return;		/* never handed out: cannot be durable */
+	if (r->install == INSTALL_HANDED) {
+		if (index < r->snapshot_index)
+			return;	/* a write from before the install */
+		/* Writes complete in order: the install is durable. */
+		trace(r, RAFT_TRACE_INFO, "snapshot install durable",
+		    r->snapshot_index, index);
+		r->install = INSTALL_NONE;
+	}
 	r->persisted = index;
 	if (r->role == RAFT_LEADER)
 		maybe_commit(r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshots and compaction.                                           */
+
+/* Frees in-memory entries below index (all covered by the snapshot). */
+static void
+log_drop_before(struct raft *r, raft_index_t index)
+{
+	size_t	 n, i;
+
+	if (index <= r->log_offset)
+		return;
+	n = index - r->log_offset;
+	assert(n <= r->n_ents && index <= r->snapshot_index + 1);
+	assert(index <= r->unstable_from && index <= r->applied + 1);
+	r->offset_term = r->ents[n - 1].term;
+	for (i = 0; i < n; i++)
+		free((void *)r->ents[i].data);
+	memmove(r->ents, r->ents + n, (r->n_ents - n) * sizeof(*r->ents));
+	r->n_ents -= n;
+	r->log_offset = index;
+	if (r->cap_ents > 64 && r->n_ents < r->cap_ents / 4) {
+		/* Give the memory back; a failed shrink keeps the old array. */
+		size_t cap = r->n_ents * 2 > 64 ? r->n_ents * 2 : 64;
+		struct raft_entry *v = realloc(r->ents, cap * sizeof(*v));
+
+		if (v != NULL) {
+			r->ents = v;
+			r->cap_ents = cap;
+		}
+	}
+}
+
+int
+raft_compact(struct raft *r, raft_index_t snap_index, raft_term_t snap_term,
+    raft_index_t keep)
+{
+	struct raft_cluster *c;
+	raft_index_t at, drop_to;
+
+	if (snap_index > r->applied) {
+		trace(r, RAFT_TRACE_WARN, "compaction beyond applied", snap_index,
+		    r->applied);
+		return -RAFT_EINVAL;
+	}
+	if (snap_index <= r->snapshot_index)
+		return 0;	/* we already have this one or a newer one */
+	/* snapshot_index < snap_index <= applied <= last: in memory. */
+	if (raft_term_at(r, snap_index) != snap_term) {
+		trace(r, RAFT_TRACE_WARN, "compaction with a wrong term",
+		    snap_index, snap_term);
+		return -RAFT_EINVAL;
+	}
+	c = &r->snapshot_cluster;
+	r->has_snapshot_cluster = config_at(r, snap_index, c, &at);
+	r->snapshot_index = snap_index;
+	r->snapshot_term = snap_term;
+	drop_to = snap_index > keep ? snap_index - keep : 0;
+	log_drop_before(r, drop_to + 1);
+	trace(r, RAFT_TRACE_INFO, "log compacted: snapshot, first index",
+	    snap_index, r->log_offset);
+	return 0;
+}
+
+void
+raft_report_snapshot(struct raft *r, raft_id_t peer, bool ok)
+{
+	struct progress *p;
+
+	if (r->role != RAFT_LEADER || (p = find_peer(r, peer)) == NULL ||
+	    !p->snapshotting)
+		return;
+	if (ok) {
+		trace(r, RAFT_TRACE_DEBUG, "snapshot delivered to peer", peer,
+		    p->pending_snapshot);
+		p->snapshot_delivered = true;
+		p->snapshot_beats = 0;
+		return;
+	}
+	/* Probe again; a response then starts a new transfer (rate-limited). */
+	trace(r, RAFT_TRACE_INFO, "snapshot transfer failed", peer,
+	    p->pending_snapshot);
+	become_probe(p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1588,13 +1965,15 @@ raft_new(const struct raft_config *cfg, const struct raft_restore *rs,
 	r->snapshot_index = rs->snapshot_index;
 	r->snapshot_term = rs->snapshot_term;
 	r->log_offset = rs->snapshot_index + 1;
+	r->offset_term = rs->snapshot_term;
 	if (rs->snapshot_cluster != NULL) {
 		r->snapshot_cluster = *rs->snapshot_cluster;
 		r->has_snapshot_cluster = true;
 	}
 	r->unstable_from = r->log_offset;
 	rc = -RAFT_ECORRUPT;
-	if (r->snapshot_term > r->term)
+	if (r->snapshot_term > r->term ||
+	    (r->snapshot_index == 0) != (r->snapshot_term == 0))
 		goto fail;
 	for (i = 0; i < rs->n_entries; i++) {
 		const struct raft_entry *e = &rs->entries[i];
@@ -1667,6 +2046,7 @@ raft_get_status(const struct raft *r, struct raft_status *st)
 	st->last_index = last_index(r);
 	st->last_term = last_term(r);
 	st->snapshot_index = r->snapshot_index;
+	st->snapshot_term = r->snapshot_term;
 	st->config_index = r->config_index;
 	st->pending_reads = r->n_reads;
 	st->read_rounds = r->read_rounds;
@@ -1685,6 +2065,8 @@ raft_get_peers(const struct raft *r, struct raft_peer_status *out, size_t cap)
 		out[i].match = r->peers[i].match;
 		out[i].next = r->peers[i].next;
 		out[i].replicating = r->peers[i].replicating;
+		out[i].snapshotting = r->peers[i].snapshotting;
+		out[i].pending_snapshot = r->peers[i].pending_snapshot;
 		out[i].inflight = r->peers[i].inflight;
 		out[i].ticks_since_heard = r->peers[i].ticks_since_heard;
 	}

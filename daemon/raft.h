@@ -113,7 +113,14 @@ enum raft_msg_type {
 	RAFT_MSG_VOTE_RESP,
 	RAFT_MSG_APPEND,	/* AppendEntries; zero entries is a heartbeat */
 	RAFT_MSG_APPEND_RESP,
-	RAFT_MSG_TYPE_MAX = RAFT_MSG_APPEND_RESP,
+	/*
+	 * InstallSnapshot.  Metadata only: the image travels beside it (the
+	 * caller streams the snapshot file in chunks, see docs/protocol.md)
+	 * and the follower's caller steps this message in once the whole
+	 * file is received and verified.  Answered with an APPEND_RESP.
+	 */
+	RAFT_MSG_SNAPSHOT,
+	RAFT_MSG_TYPE_MAX = RAFT_MSG_SNAPSHOT,
 };
 
 const char	*raft_msg_type_name(int type);
@@ -162,6 +169,16 @@ struct raft_msg {
 	raft_index_t	 match_index;
 	raft_index_t	 hint_index;
 	raft_term_t	 hint_term;
+
+	/*
+	 * SNAPSHOT: the snapshot's last included index and term.  snap_cluster
+	 * is the configuration as of snap_index: required (borrowed) in a
+	 * message given to raft_step(), NULL in messages the core emits (the
+	 * caller's snapshot file carries it).
+	 */
+	raft_index_t	 snap_index;
+	raft_term_t	 snap_term;
+	const struct raft_cluster *snap_cluster;
 };
 
 /* ------------------------------------------------------------------ */
@@ -328,6 +345,30 @@ struct raft_ready {
 
 	const struct raft_read	*reads;
 	size_t			 n_reads;
+
+	/*
+	 * A snapshot received from the leader is to be installed: the file
+	 * stepped in as a RAFT_MSG_SNAPSHOT with this snapshot_index and
+	 * snapshot_term.  That is usually the last one stepped in, but not
+	 * always (a later one may have been older than the commit, or of a
+	 * stale term, and was answered without an install), so the caller
+	 * keeps each received file until a Ready names it or a newer one.
+	 * Before persisting this batch's entries (which all follow it), the
+	 * caller must durably, in one step as far as a crash can tell: make
+	 * the received file the latest snapshot; discard the whole log
+	 * (entries <= snapshot_index are covered; the core has already
+	 * dropped every later one it had, since they could not be trusted);
+	 * and replace the state machine with the image (now, in memory).
+	 * Writes complete in order, so the usual raft_persisted() for this
+	 * batch (or raft_persisted(snapshot_index, snapshot_term) when it has
+	 * no entries) reports it.  Until then nothing above snapshot_index is
+	 * handed out in committed, the reply to the leader waits in
+	 * msgs_after_persist, and raft_persisted() for older writes is
+	 * ignored.
+	 */
+	bool			 install_snapshot;
+	raft_index_t		 snapshot_index;
+	raft_term_t		 snapshot_term;
 };
 
 /* True if raft_ready() would return a non-empty batch. */
@@ -351,6 +392,50 @@ void	 raft_advance(struct raft *r, struct raft_ready *rd);
 void	 raft_persisted(struct raft *r, raft_index_t index, raft_term_t term);
 
 /* ------------------------------------------------------------------ */
+/* Snapshots and compaction.                                           */
+
+/*
+ * Reports that a local snapshot of the state machine through snap_index
+ * (<= the applied index; snap_term must be the term of that entry) is
+ * durable: call it only once the snapshot file is on disk.  The core
+ * records it as the snapshot to send to peers that need entries it no
+ * longer holds, and drops in-memory entries up to snap_index - keep (the
+ * trailing keep entries stay so that slightly lagging followers still
+ * catch up from the log).  A snapshot no newer than the one recorded
+ * (taken before an install overtook it, say) is ignored and returns 0.
+ * Returns 0 or -RAFT_EINVAL (snap_index above applied, or its term does
+ * not match).  The caller may then delete from storage the entries up to
+ * min(raft_get_status().first_index - 1, snap_index): never more than its
+ * own durable snapshot covers, since first_index may already reflect an
+ * install that is not yet durable.
+ */
+int	 raft_compact(struct raft *r, raft_index_t snap_index,
+	    raft_term_t snap_term, raft_index_t keep);
+
+/*
+ * The caller's transfer of a snapshot to peer (started for a
+ * RAFT_MSG_SNAPSHOT the core emitted) ended.  ok = false: it failed or was
+ * abandoned, and the peer goes back to probing (a new RAFT_MSG_SNAPSHOT is
+ * emitted when it next answers, at most once per heartbeat interval).
+ * ok = true: the file was delivered; the peer stays paused until its
+ * APPEND_RESP arrives (if none comes within about two election timeouts,
+ * the peer lost it and the core probes it again).  The caller must report
+ * every transfer it started, exactly once: until then the peer gets
+ * heartbeats but no entries.  Ignored when the core is not the leader or
+ * the peer is not waiting for a snapshot.
+ */
+void	 raft_report_snapshot(struct raft *r, raft_id_t peer, bool ok);
+
+/*
+ * Fills *out with the configuration in effect at index (the last CONFIG
+ * entry at or before it, or the snapshot's).  index must be at least the
+ * recorded snapshot index and at most the last index.  Returns 0 or
+ * -RAFT_EINVAL.
+ */
+int	 raft_cluster_at(const struct raft *r, raft_index_t index,
+	    struct raft_cluster *out);
+
+/* ------------------------------------------------------------------ */
 /* Introspection (for status, tests and the simulator).                */
 
 struct raft_status {
@@ -365,7 +450,8 @@ struct raft_status {
 	raft_index_t	 first_index;
 	raft_index_t	 last_index;
 	raft_term_t	 last_term;
-	raft_index_t	 snapshot_index;
+	raft_index_t	 snapshot_index;	/* latest recorded snapshot */
+	raft_term_t	 snapshot_term;
 	raft_index_t	 config_index;
 	size_t		 pending_reads;
 	uint64_t	 read_rounds;	/* heartbeat rounds sent for reads */
@@ -379,6 +465,8 @@ struct raft_peer_status {
 	raft_index_t	 match;
 	raft_index_t	 next;
 	bool		 replicating;	/* false: probing */
+	bool		 snapshotting;	/* waiting for a snapshot transfer */
+	raft_index_t	 pending_snapshot;	/* its index, when snapshotting */
 	uint32_t	 inflight;
 	unsigned	 ticks_since_heard;
 };

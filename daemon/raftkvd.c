@@ -1,6 +1,6 @@
 /*
  * raftkvd.c -- the raftkv node daemon: option parsing, signals, the event
- * loop, and the "check" subcommand.
+ * loop, and the "check" and "restore" subcommands.
  */
 #include "config.h"
 
@@ -18,6 +18,7 @@
 #include "log.h"
 #include "node.h"
 #include "options.h"
+#include "restore.h"
 #include "storage.h"
 #include "vfs.h"
 
@@ -26,8 +27,26 @@ enum {
 	EXIT_OK = 0,
 	EXIT_RUNTIME = 1,	/* could not start, or failed while running */
 	EXIT_USAGE = 2,		/* bad or missing configuration */
-	EXIT_CHECK_PROBLEMS = 3,	/* check: the data directory has problems */
+	EXIT_CHECK_PROBLEMS = 3,	/* check: the data directory has problems;
+					   restore: the source is corrupt */
+	EXIT_REFUSED = 4,	/* restore: the target is not empty, or a
+				   lost-quorum source lacks --force-lost-quorum */
 };
+
+/* raftkvd restore ...: see restore.h and docs/backup.md. */
+static int
+run_restore(const struct logger *lg, int argc, char **argv)
+{
+	static const int status[] = {
+		[RESTORE_OK] = EXIT_OK,
+		[RESTORE_FAILED] = EXIT_RUNTIME,
+		[RESTORE_USAGE] = EXIT_USAGE,
+		[RESTORE_CORRUPT] = EXIT_CHECK_PROBLEMS,
+		[RESTORE_REFUSED] = EXIT_REFUSED,
+	};
+
+	return status[restore_run(lg, argc, argv)];
+}
 
 /*
  * Routes libevent's own warnings into our log format.  libevent's callback
@@ -117,15 +136,24 @@ main(int argc, char **argv)
 	struct node	*node = NULL;
 	enum log_level	 level;
 	char		 err[512];
-	int		 rc, status = EXIT_RUNTIME;
+	int		 i, rc, status = EXIT_RUNTIME;
 
 	log_init(&lg, "raftkvd");
 	signal(SIGPIPE, SIG_IGN);
 	if (argc > 1 && strcmp(argv[1], "check") == 0)
 		return run_check(&lg, argc, argv);
+	if (argc > 1 && strcmp(argv[1], "restore") == 0)
+		return run_restore(&lg, argc, argv);
 
 	rc = options_parse(&opt, argc, argv, stdout, err, sizeof(err));
 	if (rc == 1) {
+		/* After --help, the restore subcommand's usage. */
+		for (i = 1; i < argc; i++)
+			if (strcmp(argv[i], "--help") == 0) {
+				printf("\n");
+				restore_usage(stdout);
+				break;
+			}
 		options_free(&opt);
 		return EXIT_OK;
 	}

@@ -33,6 +33,7 @@ struct check {
 	int		 unrepaired;
 	char		 backup[PATH_MAX];	/* "" until created */
 	uint64_t	 snap_index;		/* latest valid, 0: none */
+	uint64_t	 snap_term;
 };
 
 static const char *const verdict_names[] = {
@@ -176,9 +177,8 @@ check_snapshots(struct check *c)
 {
 	DIR		*d;
 	struct dirent	*de;
-	struct snap_header h;
-	uint8_t		*config;
-	uint64_t	 v, image_len;
+	struct storage_snapshot_meta m;
+	uint64_t	 v;
 	char		 why[256], path[PATH_MAX];
 	bool		 tmp;
 
@@ -188,22 +188,29 @@ check_snapshots(struct check *c)
 		if (!name_is_snapshot(de->d_name, &v, &tmp))
 			continue;
 		if (tmp) {
-			fprintf(c->out, "snapshot %s: unfinished (removed at "
-			    "next start)\n", de->d_name);
+			fprintf(c->out, "snapshot %s: unfinished or never "
+			    "installed (removed at next start)\n", de->d_name);
 			continue;
 		}
+		why[0] = '\0';
 		vfs_pathf(path, sizeof(path), "%s/%s", c->dir, de->d_name);
-		if (snap_verify_file(path, &h, &config, &image_len, why,
-		    sizeof(why)) == 0) {
+		if (snap_verify_file(path, &m, why, sizeof(why)) == 0 &&
+		    m.index == v) {
 			fprintf(c->out, "snapshot %s: index %" PRIu64 " term %"
-			    PRIu64 ", config %" PRIu32 " bytes, image %" PRIu64
-			    " bytes, ok\n", de->d_name, h.index, h.term,
-			    h.config_len, image_len);
-			if (h.index > c->snap_index)
-				c->snap_index = h.index;
-			free(config);
+			    PRIu64 ", config %zu bytes, image %" PRIu64
+			    " bytes, ok\n", de->d_name, m.index, m.term,
+			    m.config_len, m.image_len);
+			if (m.index > c->snap_index) {
+				c->snap_index = m.index;
+				c->snap_term = m.term;
+			}
+			free(m.config);
 			continue;
 		}
+		if (m.config != NULL || why[0] == '\0')
+			snprintf(why, sizeof(why), "index %" PRIu64 " differs "
+			    "from the name", m.index);
+		free(m.config);
 		fprintf(c->out, "snapshot %s: PROBLEM: %s: %s (never loaded)\n",
 		    de->d_name, path, why);
 		c->problems++;
@@ -266,7 +273,8 @@ check_repair_log(struct check *c, struct seg_found *found, size_t n,
 
 /*
  * Reports closed segments the snapshot covers (an interrupted compaction's
- * garbage, which the node removes when it starts); removes them on repair.
+ * garbage, which the node removes when it starts; removed on repair), and
+ * spare segment files.
  */
 static void
 check_covered(struct check *c)
@@ -277,10 +285,17 @@ check_covered(struct check *c)
 	uint64_t	 first, last;
 	int		 rc;
 
-	if (c->snap_index == 0 || (d = opendir(c->dir)) == NULL)
+	if ((d = opendir(c->dir)) == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		if (!name_is_closed_seg(de->d_name, &first, &last) ||
+		if (name_is_spare(de->d_name, &first)) {
+			fprintf(c->out, "segment %s: a compacted segment kept "
+			    "for reuse as the next one (its old records are "
+			    "never read)\n", de->d_name);
+			continue;
+		}
+		if (c->snap_index == 0 ||
+		    !name_is_closed_seg(de->d_name, &first, &last) ||
 		    last > c->snap_index)
 			continue;
 		fprintf(c->out, "segment %s: covered by snapshot %" PRIu64
@@ -296,6 +311,43 @@ check_covered(struct check *c)
 			fprintf(c->out, "repair: removed %s\n", de->d_name);
 	}
 	closedir(d);
+}
+
+/*
+ * Applies the snapshot rule of storage_open() to the log first..last and
+ * reports it: true if the next start discards the log (not a problem).
+ */
+static bool
+check_snapshot_rule(struct check *c, struct seg_found *found, size_t n,
+    uint64_t first, uint64_t last, char *err, size_t errlen)
+{
+	struct seg_found *f;
+	uint64_t	 term = 0;
+	char		 why[STORAGE_MSG_MAX];
+	size_t		 i;
+
+	for (i = 0; i < n && first <= c->snap_index && c->snap_index <= last;
+	    i++) {
+		f = &found[i];
+		if (f->verdict == SEG_EMPTY || f->seg.first > c->snap_index ||
+		    f->seg.last < c->snap_index)
+			continue;
+		if (seg_record_term(c->dir, &f->seg, c->snap_index, &term, err,
+		    errlen) != 0) {
+			fprintf(c->out, "log: PROBLEM: %s\n", err);
+			c->problems++;
+			c->unrepaired++;
+			return true;
+		}
+		break;
+	}
+	if (!snap_log_discard(first, last, c->snap_index, c->snap_term, term,
+	    why, sizeof(why)))
+		return false;
+	fprintf(c->out, "log: %s: discarded at next start (a snapshot "
+	    "installed from the leader before a crash; the log was not yet "
+	    "reset)\n", why);
+	return true;
 }
 
 /* Reports the segments and the log's range. */
@@ -337,7 +389,10 @@ check_log(struct check *c, char *err, size_t errlen)
 		    "");
 	else
 		fprintf(c->out, "log: empty\n");
-	if (first != 0 && first > c->snap_index + 1) {
+	if (first != 0 && c->snap_index != 0 && bad == SIZE_MAX &&
+	    check_snapshot_rule(c, found, n, first, last, err, errlen)) {
+		/* The next start discards the log: no gap to report. */
+	} else if (first != 0 && first > c->snap_index + 1) {
 		fprintf(c->out, "log: PROBLEM: entries %" PRIu64 "..%" PRIu64
 		    " are missing between the snapshot and the log\n",
 		    c->snap_index + 1, first - 1);

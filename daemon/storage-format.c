@@ -253,6 +253,9 @@ seg_scan(const uint8_t *buf, size_t len, size_t window, seg_record_fn *cb,
 	}
 	/* Something invalid: is anything valid written beyond it? */
 	out->tail = SEG_TAIL_TORN;
+	out->stale = len - off >= REC_HEADER_SIZE &&
+	    fmt_get64(buf + off + 8) != out->hdr.epoch &&
+	    rec_decode(buf, len, off, fmt_get64(buf + off + 8), &h, NULL, 0);
 	for (probe = off + 8; probe + REC_HEADER_SIZE <= len; probe += 8) {
 		if (fmt_get64(buf + probe + 8) != out->hdr.epoch)
 			continue;
@@ -420,4 +423,67 @@ snap_trailer_decode(const uint8_t *buf, uint32_t crc_before,
 	}
 	*image_len = fmt_get64(buf + 8);
 	return 0;
+}
+
+/* Checks that the header's config and a trailer fit a file of size bytes. */
+int
+snap_layout_check(const struct snap_header *h, uint64_t size,
+    uint64_t *image_len, char *why, size_t whylen)
+{
+	if (size < SNAP_HEADER_SIZE + SNAP_TRAILER_SIZE) {
+		snprintf(why, whylen, "offset 0: expected at least %d bytes, "
+		    "found %" PRIu64, SNAP_HEADER_SIZE + SNAP_TRAILER_SIZE,
+		    size);
+		return -EBADMSG;
+	}
+	if ((uint64_t)h->config_len > size - SNAP_HEADER_SIZE -
+	    SNAP_TRAILER_SIZE) {
+		snprintf(why, whylen, "offset 12: expected a config that fits "
+		    "the %" PRIu64 "-byte file, found %" PRIu32 " bytes", size,
+		    h->config_len);
+		return -EBADMSG;
+	}
+	*image_len = size - SNAP_HEADER_SIZE - SNAP_TRAILER_SIZE -
+	    h->config_len;
+	return 0;
+}
+
+/* Checks the trailer at body_end against the CRC and the image length. */
+int
+snap_trailer_check(const uint8_t *buf, uint32_t crc_before, uint64_t body_end,
+    uint64_t image_len, uint32_t *file_crc, char *why, size_t whylen)
+{
+	char		 what[160];
+	uint64_t	 found;
+
+	if (snap_trailer_decode(buf, crc_before, &found, what,
+	    sizeof(what)) != 0) {
+		snprintf(why, whylen, "offset %" PRIu64 ": expected %s",
+		    body_end, what);
+		return -EBADMSG;
+	}
+	if (found != image_len) {
+		snprintf(why, whylen, "offset %" PRIu64 ": expected image "
+		    "length %" PRIu64 ", found %" PRIu64, body_end + 8,
+		    image_len, found);
+		return -EBADMSG;
+	}
+	*file_crc = fmt_get32(buf + 16);
+	return 0;
+}
+
+/* Verifies a snapshot file held in memory. */
+int
+snap_image_verify(const uint8_t *buf, size_t len, struct snap_header *h,
+    uint64_t *image_len, uint32_t *file_crc, char *why, size_t whylen)
+{
+	size_t	 body_end;
+	int	 rc;
+
+	if ((rc = snap_header_decode(buf, len, h, why, whylen)) != 0 ||
+	    (rc = snap_layout_check(h, len, image_len, why, whylen)) != 0)
+		return rc;
+	body_end = len - SNAP_TRAILER_SIZE;
+	return snap_trailer_check(buf + body_end, crc32c(0, buf, body_end),
+	    body_end, *image_len, file_crc, why, whylen);
 }

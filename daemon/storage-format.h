@@ -73,6 +73,8 @@ struct seg_scan {
 	enum seg_tail	 tail;
 	size_t		 bad_off;	/* first invalid byte (tail != CLEAN) */
 	size_t		 valid_beyond;	/* a valid record past bad_off, or 0 */
+	int		 stale;		/* bad_off holds a whole record of
+					   another epoch: a recycled file's */
 	char		 why[160];	/* what was expected at bad_off */
 };
 
@@ -146,6 +148,31 @@ void	 snap_trailer_encode(uint64_t image_len, uint32_t crc, uint8_t *out);
  */
 int	 snap_trailer_decode(const uint8_t *buf, uint32_t crc_before,
 	    uint64_t *image_len, char *why, size_t whylen);
+
+/*
+ * Checks that a snapshot with header h fits a file of size bytes and
+ * gives the image length the layout implies.  Returns 0 or -EBADMSG with
+ * the offset and what was expected in why.
+ */
+int	 snap_layout_check(const struct snap_header *h, uint64_t size,
+	    uint64_t *image_len, char *why, size_t whylen);
+/*
+ * Checks the trailer buf[SNAP_TRAILER_SIZE] (borrowed) found at offset
+ * body_end against crc_before (the CRC of every byte before it) and the
+ * image length the layout implies.  Returns 0 and the file's CRC (the
+ * trailer's CRC field), or -EBADMSG with the offset and why.
+ */
+int	 snap_trailer_check(const uint8_t *buf, uint32_t crc_before,
+	    uint64_t body_end, uint64_t image_len, uint32_t *file_crc,
+	    char *why, size_t whylen);
+/*
+ * Verifies a whole snapshot file image buf[0..len) (borrowed) in memory,
+ * by the same rules as a file: header, layout, whole-file CRC, trailer.
+ * Returns 0 with *h, *image_len and *file_crc, or -EBADMSG with why.
+ */
+int	 snap_image_verify(const uint8_t *buf, size_t len,
+	    struct snap_header *h, uint64_t *image_len, uint32_t *file_crc,
+	    char *why, size_t whylen);
 
 /* Little-endian helpers. */
 void	 fmt_put32(uint8_t *p, uint32_t v);

@@ -15,6 +15,12 @@
 
 #define SEG_NAME_MAX		48
 #define STORAGE_MSG_MAX		512
+/*
+ * Compacted segment files kept for reuse (named spare-N): the helper
+ * turns one into the next segment without writing it all again.  At most
+ * this many, so that disk use stays bounded.
+ */
+#define STORAGE_MAX_SPARES	2
 
 /* One segment file, with an index of record offsets (never payloads). */
 struct seg {
@@ -48,6 +54,10 @@ struct prep {
 	int		 fd;
 	int		 err;
 	char		 msg[STORAGE_MSG_MAX];
+	/* spare-N files, added by compaction, taken by the helper. */
+	char		 spares[STORAGE_MAX_SPARES][SEG_NAME_MAX];
+	size_t		 nspares;
+	uint64_t	 recycled;	/* segments prepared from a spare */
 };
 
 /* What the analysis of a data directory found for one segment file. */
@@ -92,6 +102,8 @@ struct storage {
 	uint8_t		*snap_config;
 	size_t		 snap_config_len;
 	uint64_t	 snap_image_len;
+	uint64_t	 snap_file_size;
+	uint32_t	 snap_file_crc;
 
 	struct seg	*segs;		/* in index order */
 	size_t		 nsegs;
@@ -99,6 +111,7 @@ struct storage {
 	uint64_t	 next_index;	/* the index the next append gets */
 	uint64_t	 durable_index;
 	uint64_t	 next_open_n;
+	uint64_t	 next_spare_n;
 
 	int		 active_fd;	/* segs[nsegs - 1] when >= 0 */
 	uint8_t		*wbuf;		/* bytes not yet written */
@@ -130,10 +143,23 @@ int	 st_write_atomic(struct storage *st, const char *name,
 int	 log_analyze(const char *dir, size_t window, uint64_t covered,
 	    struct seg_found **out, size_t *n, char *err, size_t errlen);
 void	 log_found_free(struct seg_found *f, size_t n);
+/* Reads record index of s (in dir), verified, and gives its term. */
+int	 seg_record_term(const char *dir, const struct seg *s, uint64_t index,
+	    uint64_t *term, char *err, size_t errlen);
+/*
+ * The snapshot rule at open: true (with what and why in why) if the log
+ * first..last must be discarded for the snapshot at snap_index/snap_term,
+ * because it ends before it or holds snap_index with another term
+ * (term_at, read when first <= snap_index <= last).  A crash between
+ * installing a leader's snapshot and resetting the log leaves these.
+ */
+bool	 snap_log_discard(uint64_t first, uint64_t last, uint64_t snap_index,
+	    uint64_t snap_term, uint64_t term_at, char *why, size_t whylen);
 int	 file_read_all(const char *path, uint8_t **buf, size_t *len,
 	    size_t max);
 bool	 name_is_closed_seg(const char *name, uint64_t *first, uint64_t *last);
 bool	 name_is_open_seg(const char *name, uint64_t *n);
+bool	 name_is_spare(const char *name, uint64_t *n);
 void	 seg_name_closed(char *buf, size_t len, uint64_t first, uint64_t last);
 
 /* storage-prep.c: the segment-preparing helper thread. */
@@ -142,13 +168,25 @@ void	 prep_request(struct storage *st);
 int	 prep_take(struct storage *st, int *fd, uint64_t *n, char *err,
 	    size_t errlen);
 void	 prep_stop(struct storage *st);
-int	 prep_fill(struct vfs *vfs, int fd, uint64_t size, char *err,
-	    size_t errlen, const char *path);
+/* Offers spare-file name to the helper; false if it holds enough. */
+bool	 prep_add_spare(struct storage *st, const char *name);
+/* True if the helper would take one more spare. */
+bool	 prep_spare_room(struct storage *st);
+/* Segments the helper has prepared from a spare so far. */
+uint64_t prep_recycled(struct storage *st);
+int	 prep_fill(struct vfs *vfs, int fd, uint64_t from, uint64_t size,
+	    char *err, size_t errlen, const char *path);
 
 /* storage-snap.c */
 int	 snap_recover(struct storage *st, char *err, size_t errlen);
-int	 snap_verify_file(const char *path, struct snap_header *h,
-	    uint8_t **config, uint64_t *image_len, char *why, size_t whylen);
+/*
+ * Verifies the whole snapshot file at path and fills *m (m->config new,
+ * caller frees).  Returns 0, -EBADMSG with the offset and what was
+ * expected in why (no path), or another negative errno.
+ */
+int	 snap_verify_file(const char *path, struct storage_snapshot_meta *m,
+	    char *why, size_t whylen);
+/* Recognises snapshot-INDEX, and snapshot-INDEX[.TAG].tmp (*tmp set). */
 bool	 name_is_snapshot(const char *name, uint64_t *index, bool *tmp);
 
 #endif /* RAFTKV_STORAGE_INTERNAL_H */

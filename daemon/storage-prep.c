@@ -7,8 +7,17 @@
  * to journal.  The thread shares only struct prep with the disk thread,
  * under prep.lock; everything else it reads (dir, vfs, segment size) is
  * fixed while it runs.
+ *
+ * Recycling: storage_compact() hands it up to STORAGE_MAX_SPARES segment
+ * files that the snapshot covers (renamed spare-N).  Their blocks are
+ * allocated and written already, so reusing one needs no zero-fill: only
+ * its header is cleared, which leaves its old records behind, each
+ * carrying the old segment's epoch, which recovery never accepts in a
+ * segment of another epoch (docs/storage.md).
  */
 #include "config.h"
+
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "vfs.h"
@@ -24,29 +34,32 @@
 #define ZERO_CHUNK	(1u << 20)
 
 /*
- * Reserves size bytes for fd and writes zeros over them, then syncs.  When
+ * Reserves [from, size) for fd and writes zeros over it, then syncs.  When
  * the filesystem refuses fallocate, the zeros alone allocate the blocks.
  */
 int
-prep_fill(struct vfs *vfs, int fd, uint64_t size, char *err, size_t errlen,
-    const char *path)
+prep_fill(struct vfs *vfs, int fd, uint64_t from, uint64_t size, char *err,
+    size_t errlen, const char *path)
 {
 	uint8_t		*zeros;
 	uint64_t	 off;
 	size_t		 chunk;
 	int		 rc;
 
-	rc = vfs_fallocate(vfs, fd, 0, (off_t)size);
-	if (rc != 0 && rc != -EOPNOTSUPP) {
-		st_seterr(err, errlen, "%s: fallocate %" PRIu64 " bytes: %s",
-		    path, size, strerror(-rc));
-		return rc;
+	if (from < size) {
+		rc = vfs_fallocate(vfs, fd, (off_t)from, (off_t)(size - from));
+		if (rc != 0 && rc != -EOPNOTSUPP) {
+			st_seterr(err, errlen, "%s: fallocate %" PRIu64
+			    " bytes: %s", path, size - from, strerror(-rc));
+			return rc;
+		}
 	}
 	if ((zeros = calloc(1, ZERO_CHUNK)) == NULL) {
 		st_seterr(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	for (off = 0; off < size; off += chunk) {
+	rc = 0;
+	for (off = from; off < size; off += chunk) {
 		chunk = size - off < ZERO_CHUNK ? (size_t)(size - off) :
 		    ZERO_CHUNK;
 		if ((rc = vfs_pwrite_all(vfs, fd, zeros, chunk,
@@ -64,33 +77,142 @@ out:
 	return rc;
 }
 
-/* Creates open-N, fills it and makes its directory entry durable. */
+/*
+ * Turns spare into open-N (path): its header zeroed first, so that its old
+ * records, each stamped with the old segment's epoch, can never be read
+ * as a segment; sized to the segment size, only the part it lacks
+ * zero-filled; synced before the rename, so an open-N never holds the old
+ * header.  The directory fsync follows in prep_create().
+ */
+static int
+prep_recycle(struct storage *st, const char *spare, const char *path,
+    int *fdp, char *err, size_t errlen)
+{
+	char		 from[PATH_MAX];
+	uint8_t		 zeros[SEG_HEADER_SIZE];
+	struct stat	 sb;
+	uint64_t	 size = st->opts.segment_bytes;
+	int		 fd, rc;
+
+	st_path(st, spare, from, sizeof(from));
+	if ((fd = vfs_open(st->vfs, from, O_RDWR, 0)) < 0) {
+		st_seterr(err, errlen, "%s: open: %s", from, strerror(-fd));
+		return fd;
+	}
+	if (fstat(fd, &sb) != 0) {
+		rc = -errno;
+		st_seterr(err, errlen, "%s: fstat: %s", from, strerror(errno));
+		goto fail;
+	}
+	memset(zeros, 0, sizeof(zeros));
+	if ((rc = vfs_pwrite_all(st->vfs, fd, zeros, sizeof(zeros), 0)) != 0 ||
+	    ((uint64_t)sb.st_size > size &&
+	    (rc = vfs_ftruncate(st->vfs, fd, (off_t)size)) != 0)) {
+		st_seterr(err, errlen, "%s: clearing the header: %s", from,
+		    strerror(-rc));
+		goto fail;
+	}
+	if ((rc = prep_fill(st->vfs, fd, (uint64_t)sb.st_size < size ?
+	    (uint64_t)sb.st_size : size, size, err, errlen, from)) != 0)
+		goto fail;
+	if ((rc = vfs_rename(st->vfs, from, path)) != 0) {
+		st_seterr(err, errlen, "rename %s: %s", from, strerror(-rc));
+		goto fail;
+	}
+	*fdp = fd;
+	return 0;
+fail:
+	vfs_close(st->vfs, fd);
+	vfs_unlink(st->vfs, from);
+	return rc;
+}
+
+/* Creates open-N (from a spare if there is one), ready and durable. */
 static int
 prep_create(struct storage *st, uint64_t n, int *fdp, char *err,
     size_t errlen)
 {
-	char	 name[SEG_NAME_MAX], path[PATH_MAX];
-	int	 fd, rc;
+	struct prep	*p = &st->prep;
+	char		 name[SEG_NAME_MAX], path[PATH_MAX];
+	char		 spare[SEG_NAME_MAX];
+	int		 fd = -1, rc;
 
 	vfs_pathf(name, sizeof(name), "open-%" PRIu64, n);
 	st_path(st, name, path, sizeof(path));
-	fd = vfs_open(st->vfs, path, O_RDWR | O_CREAT | O_EXCL, 0644);
-	if (fd < 0) {
-		st_seterr(err, errlen, "%s: create: %s", path, strerror(-fd));
-		return fd;
+	spare[0] = '\0';
+	pthread_mutex_lock(&p->lock);
+	if (p->nspares > 0) {
+		memcpy(spare, p->spares[--p->nspares], sizeof(spare));
+		p->recycled++;
 	}
-	rc = prep_fill(st->vfs, fd, st->opts.segment_bytes, err, errlen,
-	    path);
-	if (rc == 0 && (rc = vfs_fsync_dir(st->vfs, st->dir)) != 0)
+	pthread_mutex_unlock(&p->lock);
+	if (spare[0] != '\0') {
+		if ((rc = prep_recycle(st, spare, path, &fd, err, errlen)) != 0)
+			return rc;
+	} else {
+		fd = vfs_open(st->vfs, path, O_RDWR | O_CREAT | O_EXCL, 0644);
+		if (fd < 0) {
+			st_seterr(err, errlen, "%s: create: %s", path,
+			    strerror(-fd));
+			return fd;
+		}
+		rc = prep_fill(st->vfs, fd, 0, st->opts.segment_bytes, err,
+		    errlen, path);
+		if (rc != 0) {
+			vfs_close(st->vfs, fd);
+			vfs_unlink(st->vfs, path);
+			return rc;
+		}
+	}
+	if ((rc = vfs_fsync_dir(st->vfs, st->dir)) != 0) {
 		st_seterr(err, errlen, "%s: fsync: %s", st->dir,
 		    strerror(-rc));
-	if (rc != 0) {
 		vfs_close(st->vfs, fd);
 		vfs_unlink(st->vfs, path);
 		return rc;
 	}
 	*fdp = fd;
 	return 0;
+}
+
+/* True if the helper holds fewer spares than its bound. */
+bool
+prep_spare_room(struct storage *st)
+{
+	bool	 room;
+
+	pthread_mutex_lock(&st->prep.lock);
+	room = st->prep.nspares < STORAGE_MAX_SPARES;
+	pthread_mutex_unlock(&st->prep.lock);
+	return room;
+}
+
+/* Counts the segments prepared from a spare. */
+uint64_t
+prep_recycled(struct storage *st)
+{
+	uint64_t	 n;
+
+	pthread_mutex_lock(&st->prep.lock);
+	n = st->prep.recycled;
+	pthread_mutex_unlock(&st->prep.lock);
+	return n;
+}
+
+/* Offers a spare file to the helper; false when it has enough. */
+bool
+prep_add_spare(struct storage *st, const char *name)
+{
+	struct prep	*p = &st->prep;
+	bool		 taken = false;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->nspares < STORAGE_MAX_SPARES) {
+		vfs_pathf(p->spares[p->nspares++], SEG_NAME_MAX, "%s", name);
+		taken = true;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return taken;
 }
 
 /* The helper thread: prepares a segment whenever one is wanted. */

@@ -57,6 +57,16 @@ name_is_open_seg(const char *name, uint64_t *n)
 	    parse_digits(name + 5, len - 5, n);
 }
 
+/* Recognises spare-N (a compacted segment file kept for reuse). */
+bool
+name_is_spare(const char *name, uint64_t *n)
+{
+	size_t	 len = strlen(name);
+
+	return len > 6 && len <= 26 && strncmp(name, "spare-", 6) == 0 &&
+	    parse_digits(name + 6, len - 6, n);
+}
+
 /* Formats the name of a closed segment. */
 void
 seg_name_closed(char *buf, size_t len, uint64_t first, uint64_t last)
@@ -263,10 +273,13 @@ judge_open(const char *dir, struct seg_found *f, uint64_t expect,
 	struct seg_scan	*sc = &f->scan;
 
 	if (sc->hdr_state != SEG_HDR_OK) {
-		if (sc->tail == SEG_TAIL_CLEAN)
+		/*
+		 * No record is valid without its header: whatever follows
+		 * is a torn write or, in a recycled file, an earlier
+		 * segment's records.  Dropped, unless later files hold data.
+		 */
+		if (sc->tail == SEG_TAIL_CLEAN || !later_data)
 			f->verdict = SEG_EMPTY;
-		else if (!later_data)
-			f->verdict = SEG_TORN;	/* the header never synced */
 		else
 			found_bad(f, dir, 0, "%s", sc->hdr_state ==
 			    SEG_HDR_ZERO ? "a segment header, found zeros "
@@ -296,12 +309,15 @@ judge_open(const char *dir, struct seg_found *f, uint64_t expect,
 	f->verdict = sc->n_records > 0 ? SEG_OK : SEG_EMPTY;
 }
 
-/* True if f holds anything beyond a never-written preallocation. */
+/*
+ * True if f holds anything beyond a never-written preallocation.  A zero
+ * header means no record was ever written under it: bytes after it are
+ * an earlier segment's (a recycled file) or a torn write.
+ */
 static bool
 found_has_data(const struct seg_found *f)
 {
-	return !(f->scan.hdr_state != SEG_HDR_OK &&
-	    f->scan.tail == SEG_TAIL_CLEAN);
+	return f->scan.hdr_state != SEG_HDR_ZERO;
 }
 
 /* Lists, scans and judges every segment of dir. */
@@ -394,4 +410,76 @@ log_found_free(struct seg_found *f, size_t n)
 	for (i = 0; i < n; i++)
 		free(f[i].seg.offs);
 	free(f);
+}
+
+/* Reads record index of segment s in dir, verified, and gives its term. */
+int
+seg_record_term(const char *dir, const struct seg *s, uint64_t index,
+    uint64_t *term, char *err, size_t errlen)
+{
+	struct rec_header h;
+	char		 path[PATH_MAX], why[160];
+	uint64_t	 off, next;
+	uint8_t		*buf;
+	ssize_t		 got;
+	int		 fd, rc = 0;
+
+	if (index < s->first || index > s->last) {
+		st_seterr(err, errlen, "%s/%s: index %" PRIu64 " not in %"
+		    PRIu64 "..%" PRIu64, dir, s->name, index, s->first,
+		    s->last);
+		return -ENOENT;
+	}
+	off = s->offs[index - s->first];
+	next = index < s->last ? s->offs[index + 1 - s->first] : s->end;
+	vfs_pathf(path, sizeof(path), "%s/%s", dir, s->name);
+	if ((buf = malloc((size_t)(next - off))) == NULL) {
+		st_seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = -errno;
+		st_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		free(buf);
+		return rc;
+	}
+	got = pread(fd, buf, (size_t)(next - off), (off_t)off);
+	close(fd);
+	if (got != (ssize_t)(next - off)) {
+		rc = -EIO;
+		st_seterr(err, errlen, "%s: read at offset %" PRIu64 " failed",
+		    path, off);
+	} else if (!rec_decode(buf, (size_t)(next - off), 0, s->epoch, &h,
+	    why, sizeof(why)) || h.index != index) {
+		rc = -EBADMSG;
+		st_seterr(err, errlen, "%s: offset %" PRIu64 ": expected %s",
+		    path, off, h.index != index ? "the record of this index" :
+		    why);
+	} else
+		*term = h.term;
+	free(buf);
+	return rc;
+}
+
+/* Tells whether the log must be discarded for the snapshot; see the .h. */
+bool
+snap_log_discard(uint64_t first, uint64_t last, uint64_t snap_index,
+    uint64_t snap_term, uint64_t term_at, char *why, size_t whylen)
+{
+	if (first > last)
+		return false;
+	if (last < snap_index) {
+		snprintf(why, whylen, "the log (entries %" PRIu64 "..%" PRIu64
+		    ") ends before snapshot %" PRIu64 " (term %" PRIu64 ")",
+		    first, last, snap_index, snap_term);
+		return true;
+	}
+	if (first <= snap_index && term_at != snap_term) {
+		snprintf(why, whylen, "the log (entries %" PRIu64 "..%" PRIu64
+		    ") holds index %" PRIu64 " with term %" PRIu64 ", but "
+		    "snapshot %" PRIu64 " has term %" PRIu64, first, last,
+		    snap_index, term_at, snap_index, snap_term);
+		return true;
+	}
+	return false;
 }

@@ -1,14 +1,19 @@
 /*
- * storage-snap.c -- snapshot files: written to a temporary name, synced,
- * renamed into place, the directory synced, and only then older ones
- * removed.  The latest file whose checksum holds is the one loaded.
+ * storage-snap.c -- snapshot files: written to DIR/snapshot-INDEX.TAG.tmp
+ * (by the storage, by a forked child, or from a peer's chunks), synced,
+ * verified as a whole, renamed into place, the directory synced, and only
+ * then older ones removed.  The latest file whose checksum holds is the
+ * one loaded.
  */
 #include "config.h"
+
+#include <sys/stat.h>
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,90 +25,133 @@
 #include "storage-internal.h"
 
 #define SNAP_CHUNK	(1u << 20)
+#define SNAP_TAG_MAX	16
+#define SNAP_NAME_LEN	29		/* "snapshot-" and 20 digits */
 
 struct storage_snapshot_writer {
-	struct storage	*st;
+	struct storage	*st;		/* begin(): errors fail it; else NULL */
+	struct vfs	*vfs;		/* borrowed, or own_vfs */
+	struct vfs	*own_vfs;
+	bool		 raw;		/* receive(): the file's bytes as sent */
 	int		 fd;
-	uint64_t	 off;
+	uint64_t	 off;		/* bytes written so far */
 	uint64_t	 image_len;
-	uint32_t	 crc;
+	uint32_t	 crc;		/* of every byte written (image writer) */
 	uint64_t	 index;
 	uint64_t	 term;
-	uint8_t		*config;
-	size_t		 config_len;
-	char		 path[PATH_MAX];
+	char		 tag[SNAP_TAG_MAX + 1];
 	char		 tmp[PATH_MAX];
 };
 
-/* Recognises snapshot-INDEX and snapshot-INDEX.tmp. */
+/* True if tag is a short [a-z]+ name. */
+static bool
+tag_ok(const char *tag)
+{
+	size_t	 i;
+
+	if (tag == NULL || tag[0] == '\0' || strlen(tag) > SNAP_TAG_MAX)
+		return false;
+	for (i = 0; tag[i] != '\0'; i++)
+		if (tag[i] < 'a' || tag[i] > 'z')
+			return false;
+	return true;
+}
+
+/* Recognises snapshot-INDEX, snapshot-INDEX.tmp and snapshot-INDEX.TAG.tmp. */
 bool
 name_is_snapshot(const char *name, uint64_t *index, bool *tmp)
 {
 	size_t		 len = strlen(name), i;
 	uint64_t	 v = 0;
+	char		 tag[SNAP_TAG_MAX + 1];
 
-	if (len < 29 || strncmp(name, "snapshot-", 9) != 0)
+	if (len < SNAP_NAME_LEN || strncmp(name, "snapshot-", 9) != 0)
 		return false;
-	for (i = 9; i < 29; i++) {
+	for (i = 9; i < SNAP_NAME_LEN; i++) {
 		if (name[i] < '0' || name[i] > '9' || v > (UINT64_MAX - 9) / 10)
 			return false;
 		v = v * 10 + (uint64_t)(name[i] - '0');
 	}
 	*index = v;
-	*tmp = strcmp(name + 29, ".tmp") == 0;
-	return v > 0 && (name[29] == '\0' || *tmp);
+	*tmp = false;
+	if (v == 0)
+		return false;
+	if (name[SNAP_NAME_LEN] == '\0')
+		return true;
+	if (len < SNAP_NAME_LEN + 4 || strcmp(name + len - 4, ".tmp") != 0)
+		return false;
+	*tmp = true;
+	if (len == SNAP_NAME_LEN + 4)
+		return true;		/* the untagged form of older versions */
+	if (name[SNAP_NAME_LEN] != '.' || len - SNAP_NAME_LEN - 5 > SNAP_TAG_MAX)
+		return false;
+	memcpy(tag, name + SNAP_NAME_LEN + 1, len - SNAP_NAME_LEN - 5);
+	tag[len - SNAP_NAME_LEN - 5] = '\0';
+	return tag_ok(tag);
 }
 
-/* Formats snapshot-INDEX. */
+/* Formats dir/snapshot-INDEX. */
 static void
-snap_name(char *buf, size_t len, uint64_t index)
+snap_path(char *buf, size_t len, const char *dir, uint64_t index)
 {
-	vfs_pathf(buf, len, "snapshot-%020" PRIu64, index);
+	vfs_pathf(buf, len, "%s/snapshot-%020" PRIu64, dir, index);
+}
+
+/* Formats dir/snapshot-INDEX.TAG.tmp. */
+static void
+snap_tmp_path(char *buf, size_t len, const char *dir, uint64_t index,
+    const char *tag)
+{
+	vfs_pathf(buf, len, "%s/snapshot-%020" PRIu64 ".%s.tmp", dir, index,
+	    tag);
 }
 
 /*
- * Verifies a whole snapshot file: header, checksum over everything, sizes.
- * Returns 0 with the header, config (new, caller frees) and image length.
+ * Verifies a whole snapshot file: header, sizes, checksum over everything,
+ * trailer.  Returns 0 with *m filled (m->config new, caller frees).
  */
 int
-snap_verify_file(const char *path, struct snap_header *h, uint8_t **config,
-    uint64_t *image_len, char *why, size_t whylen)
+snap_verify_file(const char *path, struct storage_snapshot_meta *m,
+    char *why, size_t whylen)
 {
 	uint8_t		*buf = NULL, hdr[SNAP_HEADER_SIZE];
 	uint8_t		 trailer[SNAP_TRAILER_SIZE];
-	uint64_t	 size, off, body_end;
+	struct snap_header h;
+	struct stat	 sb;
+	uint64_t	 size, off, body_end, cfg_end;
 	uint32_t	 crc;
 	ssize_t		 n;
 	size_t		 chunk;
 	int		 fd, rc = -EBADMSG;
 
-	*config = NULL;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+	memset(m, 0, sizeof(*m));
+	memset(&h, 0, sizeof(h));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0) {
+		rc = -errno;
 		snprintf(why, whylen, "%s", strerror(errno));
-		return -errno;
+		if (fd >= 0)
+			close(fd);
+		return rc;
 	}
-	size = (uint64_t)lseek(fd, 0, SEEK_END);
-	if (size < SNAP_HEADER_SIZE + SNAP_TRAILER_SIZE ||
-	    pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
-		snprintf(why, whylen, "offset 0: expected at least %d bytes, "
-		    "found %" PRIu64, SNAP_HEADER_SIZE + SNAP_TRAILER_SIZE,
-		    size);
+	size = (uint64_t)sb.st_size;
+	if (snap_layout_check(&h, size, &m->image_len, why, whylen) != 0)
+		goto out;
+	if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+		rc = -EIO;
+		snprintf(why, whylen, "offset 0: read failed");
 		goto out;
 	}
-	if (snap_header_decode(hdr, sizeof(hdr), h, why, whylen) != 0)
+	if (snap_header_decode(hdr, sizeof(hdr), &h, why, whylen) != 0 ||
+	    snap_layout_check(&h, size, &m->image_len, why, whylen) != 0)
 		goto out;
-	body_end = size - SNAP_TRAILER_SIZE;
-	if (SNAP_HEADER_SIZE + (uint64_t)h->config_len > body_end) {
-		snprintf(why, whylen, "offset 12: config of %" PRIu32 " bytes "
-		    "does not fit a %" PRIu64 "-byte file", h->config_len, size);
-		goto out;
-	}
 	if ((buf = malloc(SNAP_CHUNK)) == NULL ||
-	    (*config = malloc(h->config_len + 1)) == NULL) {
+	    (m->config = malloc(h.config_len + 1)) == NULL) {
 		rc = -ENOMEM;
 		snprintf(why, whylen, "out of memory");
 		goto out;
 	}
+	body_end = size - SNAP_TRAILER_SIZE;
+	cfg_end = SNAP_HEADER_SIZE + (uint64_t)h.config_len;
 	crc = crc32c(0, hdr, sizeof(hdr));
 	for (off = SNAP_HEADER_SIZE; off < body_end; off += (uint64_t)n) {
 		chunk = body_end - off < SNAP_CHUNK ? (size_t)(body_end - off) :
@@ -114,39 +162,140 @@ snap_verify_file(const char *path, struct snap_header *h, uint8_t **config,
 			rc = -EIO;
 			goto out;
 		}
-		if (off < SNAP_HEADER_SIZE + (uint64_t)h->config_len)
-			memcpy(*config + (off - SNAP_HEADER_SIZE), buf,
-			    (size_t)n < SNAP_HEADER_SIZE + h->config_len - off ?
-			    (size_t)n : (size_t)(SNAP_HEADER_SIZE +
-			    h->config_len - off));
+		if (off < cfg_end)
+			memcpy(m->config + (off - SNAP_HEADER_SIZE), buf,
+			    (uint64_t)n < cfg_end - off ? (size_t)n :
+			    (size_t)(cfg_end - off));
 		crc = crc32c(crc, buf, (size_t)n);
 	}
 	if (pread(fd, trailer, sizeof(trailer), (off_t)body_end) !=
-	    (ssize_t)sizeof(trailer))
-		goto out;
-	if (snap_trailer_decode(trailer, crc, image_len, why, whylen) != 0) {
-		char	 tmp[200];
-
-		vfs_pathf(tmp, sizeof(tmp), "offset %" PRIu64 ": expected %s",
-		    body_end, why);
-		snprintf(why, whylen, "%s", tmp);
+	    (ssize_t)sizeof(trailer)) {
+		rc = -EIO;
+		snprintf(why, whylen, "offset %" PRIu64 ": read failed",
+		    body_end);
 		goto out;
 	}
-	if (*image_len != body_end - SNAP_HEADER_SIZE - h->config_len) {
-		snprintf(why, whylen, "offset %" PRIu64 ": expected image "
-		    "length %" PRIu64 ", found %" PRIu64, body_end + 8,
-		    body_end - SNAP_HEADER_SIZE - h->config_len, *image_len);
+	if (snap_trailer_check(trailer, crc, body_end, m->image_len,
+	    &m->file_crc, why, whylen) != 0)
 		goto out;
-	}
+	m->index = h.index;
+	m->term = h.term;
+	m->config_len = h.config_len;
+	m->file_size = size;
 	rc = 0;
 out:
 	if (rc != 0) {
-		free(*config);
-		*config = NULL;
+		free(m->config);
+		memset(m, 0, sizeof(*m));
 	}
 	free(buf);
 	close(fd);
 	return rc;
+}
+
+/* Verifies the snapshot file at path; see storage.h. */
+int
+storage_snapshot_file_verify(const char *path,
+    struct storage_snapshot_meta *meta, char *err, size_t errlen)
+{
+	char	 why[256];
+	int	 rc;
+
+	if ((rc = snap_verify_file(path, meta, why, sizeof(why))) != 0)
+		st_seterr(err, errlen, "%s: %s", path, why);
+	return rc;
+}
+
+/*
+ * Streams the image of the snapshot file at path to cb, checking the
+ * header (against expect_index unless 0), the layout and, at the end, the
+ * whole-file CRC.
+ */
+static int
+snap_stream(const char *path, uint64_t expect_index, storage_chunk_fn *cb,
+    void *ctx, char *err, size_t errlen)
+{
+	struct snap_header h;
+	struct stat	 sb;
+	uint8_t		*buf = NULL, hdr[SNAP_HEADER_SIZE];
+	uint8_t		 trailer[SNAP_TRAILER_SIZE];
+	uint64_t	 off, end, image_len;
+	uint32_t	 crc, file_crc;
+	ssize_t		 n;
+	size_t		 chunk;
+	char		 why[200];
+	int		 fd, rc = -EBADMSG;
+
+	memset(&h, 0, sizeof(h));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) != 0) {
+		rc = -errno;
+		st_seterr(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	if (snap_layout_check(&h, (uint64_t)sb.st_size, &image_len, why,
+	    sizeof(why)) != 0 ||
+	    pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
+	    snap_header_decode(hdr, sizeof(hdr), &h, why, sizeof(why)) != 0 ||
+	    snap_layout_check(&h, (uint64_t)sb.st_size, &image_len, why,
+	    sizeof(why)) != 0) {
+		st_seterr(err, errlen, "%s: %s", path, why);
+		goto out;
+	}
+	if (expect_index != 0 && h.index != expect_index) {
+		st_seterr(err, errlen, "%s: offset 16: expected index %" PRIu64
+		    ", found %" PRIu64, path, expect_index, h.index);
+		goto out;
+	}
+	if ((buf = malloc(SNAP_CHUNK)) == NULL) {
+		rc = -ENOMEM;
+		st_seterr(err, errlen, "out of memory");
+		goto out;
+	}
+	crc = crc32c(0, hdr, sizeof(hdr));
+	off = SNAP_HEADER_SIZE;
+	end = SNAP_HEADER_SIZE + (uint64_t)h.config_len + image_len;
+	while (off < end) {
+		chunk = end - off < SNAP_CHUNK ? (size_t)(end - off) :
+		    SNAP_CHUNK;
+		if (off < SNAP_HEADER_SIZE + (uint64_t)h.config_len &&
+		    SNAP_HEADER_SIZE + (uint64_t)h.config_len - off < chunk)
+			chunk = (size_t)(SNAP_HEADER_SIZE + h.config_len -
+			    off);
+		if ((n = pread(fd, buf, chunk, (off_t)off)) <= 0) {
+			rc = -EBADMSG;
+			st_seterr(err, errlen, "%s: offset %" PRIu64 ": short "
+			    "file", path, off);
+			goto out;
+		}
+		crc = crc32c(crc, buf, (size_t)n);
+		if (off >= SNAP_HEADER_SIZE + (uint64_t)h.config_len &&
+		    (rc = cb(ctx, buf, (size_t)n)) != 0)
+			goto out;
+		off += (uint64_t)n;
+	}
+	rc = -EBADMSG;
+	if (pread(fd, trailer, sizeof(trailer), (off_t)end) !=
+	    (ssize_t)sizeof(trailer) || snap_trailer_check(trailer, crc, end,
+	    image_len, &file_crc, why, sizeof(why)) != 0) {
+		st_seterr(err, errlen, "%s: checksum failed on re-read: %s",
+		    path, why);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	close(fd);
+	return rc;
+}
+
+/* Streams the image of the snapshot file at path; see storage.h. */
+int
+storage_snapshot_file_read(const char *path, storage_chunk_fn *cb, void *ctx,
+    char *err, size_t errlen)
+{
+	return snap_stream(path, 0, cb, ctx, err, errlen);
 }
 
 /* Finds the latest valid snapshot and removes older ones. */
@@ -155,11 +304,10 @@ snap_recover(struct storage *st, char *err, size_t errlen)
 {
 	DIR		*d;
 	struct dirent	*de;
-	uint64_t	*idx = NULL, *nidx, v, image_len;
+	struct storage_snapshot_meta m;
+	uint64_t	*idx = NULL, *nidx, v;
 	size_t		 n = 0, cap = 0, i;
-	struct snap_header h;
-	uint8_t		*config;
-	char		 name[64], path[PATH_MAX], why[256];
+	char		 path[PATH_MAX], why[256];
 	bool		 tmp, removed = false;
 	int		 rc = 0;
 
@@ -190,8 +338,7 @@ snap_recover(struct storage *st, char *err, size_t errlen)
 			idx[j - 1] = v;
 		}
 	for (i = 0; i < n; i++) {
-		snap_name(name, sizeof(name), idx[i]);
-		st_path(st, name, path, sizeof(path));
+		snap_path(path, sizeof(path), st->dir, idx[i]);
 		if (st->has_snap) {
 			/* Older than the one loaded: no longer needed. */
 			if ((rc = vfs_unlink(st->vfs, path)) != 0) {
@@ -202,27 +349,28 @@ snap_recover(struct storage *st, char *err, size_t errlen)
 			removed = true;
 			continue;
 		}
-		rc = snap_verify_file(path, &h, &config, &image_len, why,
-		    sizeof(why));
+		rc = snap_verify_file(path, &m, why, sizeof(why));
 		if (rc == -ENOMEM) {
 			st_seterr(err, errlen, "out of memory");
 			goto out;
 		}
-		if (rc != 0 || h.index != idx[i]) {
+		if (rc != 0 || m.index != idx[i]) {
 			if (st->log != NULL)
 				log_warn(st->log, "%s: not loaded, corrupt: %s",
 				    path, rc != 0 ? why :
 				    "index differs from the name");
-			free(config);
+			free(m.config);
 			rc = 0;
 			continue;
 		}
 		st->has_snap = true;
-		st->snap_index = h.index;
-		st->snap_term = h.term;
-		st->snap_config = config;
-		st->snap_config_len = h.config_len;
-		st->snap_image_len = image_len;
+		st->snap_index = m.index;
+		st->snap_term = m.term;
+		st->snap_config = m.config;
+		st->snap_config_len = m.config_len;
+		st->snap_image_len = m.image_len;
+		st->snap_file_size = m.file_size;
+		st->snap_file_crc = m.file_crc;
 	}
 	if (removed && (rc = vfs_fsync_dir(st->vfs, st->dir)) != 0)
 		st_seterr(err, errlen, "%s: fsync: %s", st->dir, strerror(-rc));
@@ -232,89 +380,216 @@ out:
 	return rc;
 }
 
-/* Starts writing a snapshot to a temporary file. */
-int
-storage_snapshot_begin(struct storage *st, raft_index_t index,
-    raft_term_t term, const uint8_t *config, size_t config_len,
+/*
+ * Reports a writer's failure: it fails the storage for a writer begun by
+ * storage_snapshot_begin(), and is only the caller's error otherwise.
+ */
+static int __attribute__((format(printf, 5, 6)))
+writer_error(struct storage_snapshot_writer *w, int rc, char *err,
+    size_t errlen, const char *fmt, ...)
+{
+	char	 msg[STORAGE_MSG_MAX];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (w->st != NULL)
+		return st_fail(w->st, rc, err, errlen, "%s", msg);
+	st_seterr(err, errlen, "%s", msg);
+	return rc;
+}
+
+/* Creates DIR/snapshot-INDEX.TAG.tmp (replacing one) and a writer for it. */
+static int
+writer_open(struct storage *st, const char *dir, struct vfs *vfs,
+    const char *tag, raft_index_t index, bool raw,
     struct storage_snapshot_writer **wp, char *err, size_t errlen)
 {
 	struct storage_snapshot_writer *w;
-	struct snap_header h;
-	uint8_t		 hdr[SNAP_HEADER_SIZE];
-	char		 name[64];
-	int		 rc;
+	int	 rc;
 
 	*wp = NULL;
-	if ((rc = st_failed(st, err, errlen)) != 0)
-		return rc;
-	if (index == 0 || config_len > SNAP_MAX_CONFIG ||
-	    (config_len > 0 && config == NULL)) {
-		st_seterr(err, errlen, "storage: bad snapshot arguments");
+	if (dir == NULL || index == 0 || !tag_ok(tag)) {
+		st_seterr(err, errlen, "storage: bad snapshot arguments (index "
+		    "%" PRIu64 ", tag \"%s\": want index >= 1 and 1..%d "
+		    "letters a-z)", index, tag != NULL ? tag : "(null)",
+		    SNAP_TAG_MAX);
 		return -EINVAL;
 	}
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
-	    (w->config = malloc(config_len + 1)) == NULL) {
+	    (vfs == NULL && (vfs = w->own_vfs = vfs_posix_new()) == NULL)) {
 		free(w);
 		st_seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	w->st = st;
+	w->vfs = vfs;
+	w->raw = raw;
 	w->index = index;
-	w->term = term;
-	if (config_len > 0)
-		memcpy(w->config, config, config_len);
-	w->config_len = config_len;
-	snap_name(name, sizeof(name), index);
-	st_path(st, name, w->path, sizeof(w->path));
-	vfs_pathf(w->tmp, sizeof(w->tmp), "%s.tmp", w->path);
-	w->fd = vfs_open(st->vfs, w->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	snprintf(w->tag, sizeof(w->tag), "%s", tag);
+	snap_tmp_path(w->tmp, sizeof(w->tmp), dir, index, tag);
+	w->fd = vfs_open(vfs, w->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (w->fd < 0) {
-		rc = st_fail(st, w->fd, err, errlen, "%s: create: %s", w->tmp,
-		    strerror(-w->fd));
-		free(w->config);
+		rc = writer_error(w, w->fd, err, errlen, "%s: create: %s",
+		    w->tmp, strerror(-w->fd));
+		vfs_free(w->own_vfs);
 		free(w);
 		return rc;
 	}
-	h.index = index;
-	h.term = term;
-	h.config_len = (uint32_t)config_len;
-	snap_header_encode(&h, hdr);
-	w->crc = crc32c(0, hdr, sizeof(hdr));
-	if ((rc = vfs_pwrite_all(st->vfs, w->fd, hdr, sizeof(hdr), 0)) == 0 &&
-	    config_len > 0)
-		rc = vfs_pwrite_all(st->vfs, w->fd, config, config_len,
-		    SNAP_HEADER_SIZE);
-	if (rc != 0) {
-		st_fail(st, rc, err, errlen, "%s: write: %s", w->tmp,
-		    strerror(-rc));
-		storage_snapshot_abort(w);
-		return rc;
-	}
-	w->crc = crc32c(w->crc, config, config_len);
-	w->off = SNAP_HEADER_SIZE + config_len;
 	*wp = w;
 	return 0;
 }
 
-/* Appends image bytes to the snapshot being written. */
+/* Writes buf at the writer's offset, folding it into the CRC. */
+static int
+writer_put(struct storage_snapshot_writer *w, const void *buf, size_t len,
+    char *err, size_t errlen)
+{
+	int	 rc;
+
+	if (len == 0)
+		return 0;
+	if ((rc = vfs_pwrite_all(w->vfs, w->fd, buf, len, (off_t)w->off)) != 0)
+		return writer_error(w, rc, err, errlen, "%s: write at offset %"
+		    PRIu64 ": %s", w->tmp, w->off, strerror(-rc));
+	if (!w->raw)
+		w->crc = crc32c(w->crc, buf, len);
+	w->off += len;
+	return 0;
+}
+
+/* Starts an image writer, its header and config written; see storage.h. */
+static int
+snap_create(struct storage *st, const char *dir, struct vfs *vfs,
+    const char *tag, raft_index_t index, raft_term_t term,
+    const uint8_t *config, size_t config_len,
+    struct storage_snapshot_writer **wp, char *err, size_t errlen)
+{
+	struct storage_snapshot_writer *w;
+	struct snap_header h;
+	uint8_t		 hdr[SNAP_HEADER_SIZE];
+	int		 rc;
+
+	*wp = NULL;
+	if (config_len > SNAP_MAX_CONFIG || (config_len > 0 && config == NULL)) {
+		st_seterr(err, errlen, "storage: bad snapshot config (%zu "
+		    "bytes, at most %u)", config_len, SNAP_MAX_CONFIG);
+		return -EINVAL;
+	}
+	if ((rc = writer_open(st, dir, vfs, tag, index, false, &w, err,
+	    errlen)) != 0)
+		return rc;
+	w->term = term;
+	h.index = index;
+	h.term = term;
+	h.config_len = (uint32_t)config_len;
+	snap_header_encode(&h, hdr);
+	if ((rc = writer_put(w, hdr, sizeof(hdr), err, errlen)) != 0 ||
+	    (rc = writer_put(w, config, config_len, err, errlen)) != 0) {
+		storage_snapshot_abort(w);
+		return rc;
+	}
+	*wp = w;
+	return 0;
+}
+
+/* Starts an image writer without a storage; see storage.h. */
+int
+storage_snapshot_create(const char *dir, struct vfs *vfs, const char *tag,
+    raft_index_t index, raft_term_t term, const uint8_t *config,
+    size_t config_len, struct storage_snapshot_writer **w, char *err,
+    size_t errlen)
+{
+	return snap_create(NULL, dir, vfs, tag, index, term, config,
+	    config_len, w, err, errlen);
+}
+
+/* Starts a raw writer for a file received from a peer; see storage.h. */
+int
+storage_snapshot_receive(const char *dir, struct vfs *vfs, const char *tag,
+    raft_index_t index, struct storage_snapshot_writer **w, char *err,
+    size_t errlen)
+{
+	return writer_open(NULL, dir, vfs, tag, index, true, w, err, errlen);
+}
+
+/* Bytes written through w so far. */
+uint64_t
+storage_snapshot_written(const struct storage_snapshot_writer *w)
+{
+	return w->off;
+}
+
+/* Appends image bytes (or, for a raw writer, file bytes). */
 int
 storage_snapshot_write(struct storage_snapshot_writer *w, const void *buf,
     size_t len, char *err, size_t errlen)
 {
 	int	 rc;
 
-	if ((rc = st_failed(w->st, err, errlen)) != 0)
+	if (w->st != NULL && (rc = st_failed(w->st, err, errlen)) != 0)
 		return rc;
-	if (len == 0)
-		return 0;
-	if ((rc = vfs_pwrite_all(w->st->vfs, w->fd, buf, len,
-	    (off_t)w->off)) != 0)
-		return st_fail(w->st, rc, err, errlen, "%s: write at offset %"
-		    PRIu64 ": %s", w->tmp, w->off, strerror(-rc));
-	w->crc = crc32c(w->crc, buf, len);
-	w->off += len;
-	w->image_len += len;
+	if ((rc = writer_put(w, buf, len, err, errlen)) != 0)
+		return rc;
+	if (!w->raw)
+		w->image_len += len;
 	return 0;
+}
+
+/*
+ * Ends the file (the trailer for an image writer), fdatasyncs and closes
+ * it, leaving the .tmp for storage_snapshot_install(); frees w.  On error
+ * the file is deleted.
+ */
+int
+storage_snapshot_finish(struct storage_snapshot_writer *w, char *err,
+    size_t errlen)
+{
+	uint8_t		 trailer[SNAP_TRAILER_SIZE];
+	int		 rc;
+
+	if (w->st != NULL && (rc = st_failed(w->st, err, errlen)) != 0)
+		goto fail;
+	if (!w->raw) {
+		/* The trailer's CRC covers its own first 16 bytes too. */
+		snap_trailer_encode(w->image_len, w->crc, trailer);
+		w->raw = true;
+		if ((rc = writer_put(w, trailer, sizeof(trailer), err,
+		    errlen)) != 0)
+			goto fail;
+	}
+	if ((rc = vfs_fdatasync(w->vfs, w->fd)) != 0) {
+		rc = writer_error(w, rc, err, errlen, "%s: fdatasync: %s",
+		    w->tmp, strerror(-rc));
+		goto fail;
+	}
+	rc = vfs_close(w->vfs, w->fd);
+	w->fd = -1;
+	if (rc != 0) {
+		rc = writer_error(w, rc, err, errlen, "%s: close: %s", w->tmp,
+		    strerror(-rc));
+		goto fail;
+	}
+	vfs_free(w->own_vfs);
+	free(w);
+	return 0;
+fail:
+	storage_snapshot_abort(w);
+	return rc;
+}
+
+/* Deletes the temporary file and frees w. */
+void
+storage_snapshot_abort(struct storage_snapshot_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->fd >= 0)
+		vfs_close(w->vfs, w->fd);
+	vfs_unlink(w->vfs, w->tmp);
+	vfs_free(w->own_vfs);
+	free(w);
 }
 
 /* Removes snapshots older than index (the new one is durable already). */
@@ -351,59 +626,135 @@ snap_remove_older(struct storage *st, uint64_t index, char *err,
 	return rc;
 }
 
-/* Finishes, syncs and installs the snapshot; frees w. */
+/* Makes a finished snapshot-INDEX.TAG.tmp the latest; see storage.h. */
+int
+storage_snapshot_install(struct storage *st, const char *tag,
+    raft_index_t index, raft_term_t term, char *err, size_t errlen)
+{
+	struct storage_snapshot_meta m;
+	char		 tmp[PATH_MAX], path[PATH_MAX], why[256];
+	int		 rc, fd;
+
+	if ((rc = st_failed(st, err, errlen)) != 0)
+		return rc;
+	if (index == 0 || !tag_ok(tag)) {
+		st_seterr(err, errlen, "storage: bad snapshot arguments (index "
+		    "%" PRIu64 ", tag \"%s\")", index, tag != NULL ? tag :
+		    "(null)");
+		return -EINVAL;
+	}
+	snap_tmp_path(tmp, sizeof(tmp), st->dir, index, tag);
+	if (st->has_snap && index <= st->snap_index) {
+		vfs_unlink(st->vfs, tmp);
+		st_seterr(err, errlen, "%s: snapshot %" PRIu64 " is not above "
+		    "the latest, %" PRIu64 " (file deleted)", tmp, index,
+		    st->snap_index);
+		return -ESTALE;
+	}
+	rc = snap_verify_file(tmp, &m, why, sizeof(why));
+	if (rc == 0 && (m.index != index || m.term != term)) {
+		snprintf(why, sizeof(why), "offset 16: expected index %" PRIu64
+		    " term %" PRIu64 ", found index %" PRIu64 " term %" PRIu64,
+		    index, term, m.index, m.term);
+		free(m.config);
+		rc = -EBADMSG;
+	}
+	if (rc == -EBADMSG) {
+		vfs_unlink(st->vfs, tmp);
+		st_seterr(err, errlen, "%s: %s (file deleted, not installed)",
+		    tmp, why);
+		if (st->log != NULL)
+			log_warn(st->log, "%s", err != NULL ? err : why);
+		return rc;
+	}
+	if (rc != 0) {
+		st_seterr(err, errlen, "%s: %s", tmp, why);
+		return rc;
+	}
+	/*
+	 * Sync the file once more through this storage's vfs: another
+	 * process may have written it (the daemon's forked child, with its
+	 * own vfs), and a test vfs trusts only what it saw synced.  Cheap:
+	 * the bytes are on disk already.
+	 */
+	if ((fd = vfs_open(st->vfs, tmp, O_RDWR | O_CLOEXEC, 0)) < 0 ||
+	    (rc = vfs_fdatasync(st->vfs, fd)) != 0) {
+		rc = fd < 0 ? fd : rc;
+		if (fd >= 0)
+			vfs_close(st->vfs, fd);
+		free(m.config);
+		return st_fail(st, rc, err, errlen, "syncing %s: %s", tmp,
+		    strerror(-rc));
+	}
+	vfs_close(st->vfs, fd);
+	snap_path(path, sizeof(path), st->dir, index);
+	if ((rc = vfs_rename(st->vfs, tmp, path)) != 0 ||
+	    (rc = vfs_fsync_dir(st->vfs, st->dir)) != 0) {
+		free(m.config);
+		return st_fail(st, rc, err, errlen, "installing %s: %s", path,
+		    strerror(-rc));
+	}
+	free(st->snap_config);
+	st->has_snap = true;
+	st->snap_index = m.index;
+	st->snap_term = m.term;
+	st->snap_config = m.config;
+	st->snap_config_len = m.config_len;
+	st->snap_image_len = m.image_len;
+	st->snap_file_size = m.file_size;
+	st->snap_file_crc = m.file_crc;
+	if (st->log != NULL)
+		log_info(st->log, "%s: installed snapshot %" PRIu64 " (term %"
+		    PRIu64 ", %" PRIu64 " bytes)", path, m.index, m.term,
+		    m.file_size);
+	return snap_remove_older(st, index, err, errlen);
+}
+
+/* Describes the latest snapshot. */
+void
+storage_snapshot_get_info(const struct storage *st,
+    struct storage_snapshot_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!st->has_snap)
+		return;
+	out->exists = true;
+	out->index = st->snap_index;
+	out->term = st->snap_term;
+	out->file_size = st->snap_file_size;
+	out->file_crc = st->snap_file_crc;
+	snap_path(out->path, sizeof(out->path), st->dir, st->snap_index);
+}
+
+/* Starts writing a snapshot of st; installed by storage_snapshot_commit(). */
+int
+storage_snapshot_begin(struct storage *st, raft_index_t index,
+    raft_term_t term, const uint8_t *config, size_t config_len,
+    struct storage_snapshot_writer **wp, char *err, size_t errlen)
+{
+	int	 rc;
+
+	*wp = NULL;
+	if ((rc = st_failed(st, err, errlen)) != 0)
+		return rc;
+	return snap_create(st, st->dir, st->vfs, "local", index, term, config,
+	    config_len, wp, err, errlen);
+}
+
+/* Finishes the snapshot and installs it; frees w. */
 int
 storage_snapshot_commit(struct storage_snapshot_writer *w, char *err,
     size_t errlen)
 {
 	struct storage	*st = w->st;
-	uint8_t		 trailer[SNAP_TRAILER_SIZE];
+	char		 tag[SNAP_TAG_MAX + 1];
+	uint64_t	 index = w->index, term = w->term;
 	int		 rc;
 
-	if ((rc = st_failed(st, err, errlen)) != 0)
-		goto fail;
-	snap_trailer_encode(w->image_len, w->crc, trailer);
-	if ((rc = vfs_pwrite_all(st->vfs, w->fd, trailer, sizeof(trailer),
-	    (off_t)w->off)) != 0 || (rc = vfs_fdatasync(st->vfs, w->fd)) != 0) {
-		st_fail(st, rc, err, errlen, "%s: write/fdatasync: %s", w->tmp,
-		    strerror(-rc));
-		goto fail;
-	}
-	vfs_close(st->vfs, w->fd);
-	w->fd = -1;
-	if ((rc = vfs_rename(st->vfs, w->tmp, w->path)) != 0 ||
-	    (rc = vfs_fsync_dir(st->vfs, st->dir)) != 0) {
-		st_fail(st, rc, err, errlen, "installing %s: %s", w->path,
-		    strerror(-rc));
-		goto fail;
-	}
-	free(st->snap_config);
-	st->has_snap = true;
-	st->snap_index = w->index;
-	st->snap_term = w->term;
-	st->snap_config = w->config;
-	st->snap_config_len = w->config_len;
-	st->snap_image_len = w->image_len;
-	w->config = NULL;
-	rc = snap_remove_older(st, w->index, err, errlen);
-	free(w);
-	return rc;
-fail:
-	storage_snapshot_abort(w);
-	return rc;
-}
-
-/* Deletes the temporary file and frees w. */
-void
-storage_snapshot_abort(struct storage_snapshot_writer *w)
-{
-	if (w == NULL)
-		return;
-	if (w->fd >= 0)
-		vfs_close(w->st->vfs, w->fd);
-	vfs_unlink(w->st->vfs, w->tmp);
-	free(w->config);
-	free(w);
+	snprintf(tag, sizeof(tag), "%s", w->tag);
+	if ((rc = storage_snapshot_finish(w, err, errlen)) != 0)
+		return rc;
+	return storage_snapshot_install(st, tag, index, term, err, errlen);
 }
 
 /* Streams the current snapshot's image, checking the file's CRC. */
@@ -411,15 +762,8 @@ int
 storage_snapshot_read(struct storage *st, storage_chunk_fn *cb, void *ctx,
     char *err, size_t errlen)
 {
-	char		 name[64], path[PATH_MAX];
-	uint8_t		*buf = NULL, trailer[SNAP_TRAILER_SIZE];
-	uint8_t		 hdr[SNAP_HEADER_SIZE];
-	uint64_t	 off, end, image_len;
-	uint32_t	 crc;
-	ssize_t		 n;
-	size_t		 chunk;
-	int		 fd, rc = 0;
-	char		 why[200];
+	char	 path[PATH_MAX];
+	int	 rc;
 
 	if ((rc = st_failed(st, err, errlen)) != 0)
 		return rc;
@@ -427,50 +771,6 @@ storage_snapshot_read(struct storage *st, storage_chunk_fn *cb, void *ctx,
 		st_seterr(err, errlen, "%s: no snapshot", st->dir);
 		return -ENOENT;
 	}
-	snap_name(name, sizeof(name), st->snap_index);
-	st_path(st, name, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		rc = -errno;
-		st_seterr(err, errlen, "%s: %s", path, strerror(errno));
-		return rc;
-	}
-	if ((buf = malloc(SNAP_CHUNK)) == NULL) {
-		rc = -ENOMEM;
-		st_seterr(err, errlen, "out of memory");
-		goto out;
-	}
-	off = SNAP_HEADER_SIZE + st->snap_config_len;
-	end = off + st->snap_image_len;
-	if (pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr) ||
-	    pread(fd, buf, st->snap_config_len, SNAP_HEADER_SIZE) !=
-	    (ssize_t)st->snap_config_len) {
-		rc = -EBADMSG;
-		st_seterr(err, errlen, "%s: offset 0: short file", path);
-		goto out;
-	}
-	crc = crc32c(crc32c(0, hdr, sizeof(hdr)), buf, st->snap_config_len);
-	for (; off < end; off += (uint64_t)n) {
-		chunk = end - off < SNAP_CHUNK ? (size_t)(end - off) :
-		    SNAP_CHUNK;
-		if ((n = pread(fd, buf, chunk, (off_t)off)) <= 0) {
-			rc = -EBADMSG;
-			st_seterr(err, errlen, "%s: offset %" PRIu64 ": short "
-			    "file", path, off);
-			goto out;
-		}
-		crc = crc32c(crc, buf, (size_t)n);
-		if ((rc = cb(ctx, buf, (size_t)n)) != 0)
-			goto out;
-	}
-	if (pread(fd, trailer, sizeof(trailer), (off_t)end) !=
-	    (ssize_t)sizeof(trailer) || snap_trailer_decode(trailer, crc,
-	    &image_len, why, sizeof(why)) != 0) {
-		rc = -EBADMSG;
-		st_seterr(err, errlen, "%s: offset %" PRIu64 ": checksum "
-		    "failed on re-read", path, end);
-	}
-out:
-	free(buf);
-	close(fd);
-	return rc;
+	snap_path(path, sizeof(path), st->dir, st->snap_index);
+	return snap_stream(path, st->snap_index, cb, ctx, err, errlen);
 }

@@ -25,6 +25,8 @@
 #include "vfs.h"
 #include "storage-internal.h"
 
+static struct seg *find_segment(struct storage *, uint64_t);
+
 #define DEFAULT_SEGMENT_BYTES	(64u << 20)
 #define DEFAULT_MAX_UNSYNCED	(32u << 20)
 #define MIN_SEGMENT_BYTES	4096
@@ -402,7 +404,13 @@ recover_one(struct storage *st, struct seg_found *f, char *err, size_t errlen)
 	st_path(st, s->name, path, sizeof(path));
 	switch (f->verdict) {
 	case SEG_EMPTY:
-		if (st->log != NULL && f->scan.tail != SEG_TAIL_CLEAN)
+		if (st->log != NULL && f->scan.hdr_state == SEG_HDR_ZERO &&
+		    f->scan.tail != SEG_TAIL_CLEAN)
+			log_info(st->log, "%s: segment header never written: "
+			    "removing it (%" PRIu64 " bytes of a recycled "
+			    "file's old records or of an unsynced write)", path,
+			    f->size);
+		else if (st->log != NULL && f->scan.tail != SEG_TAIL_CLEAN)
 			log_warn(st->log, "%s: torn tail: dropping %" PRIu64
 			    " bytes holding no complete record", path, f->size);
 		if ((rc = vfs_unlink(st->vfs, path)) != 0)
@@ -416,7 +424,13 @@ recover_one(struct storage *st, struct seg_found *f, char *err, size_t errlen)
 			    " at offset %" PRIu64, path, f->name_last, f->cut);
 		return file_cut(st, s->name, f->cut, err, errlen);
 	case SEG_TORN:
-		if (st->log != NULL)
+		if (st->log != NULL && f->scan.stale && !f->scan.valid_beyond)
+			log_info(st->log, "%s: records end at offset %" PRIu64
+			    "; the %" PRIu64 " bytes after are a recycled "
+			    "file's old records (dropped); last record kept is "
+			    "%" PRIu64, path, (uint64_t)f->scan.bad_off,
+			    f->size - f->scan.end, s->last);
+		else if (st->log != NULL)
 			log_warn(st->log, "%s: torn tail at offset %" PRIu64
 			    " (%s): dropping %" PRIu64 " bytes%s; last "
 			    "record kept is %" PRIu64, path,
@@ -549,6 +563,77 @@ out:
 	return rc;
 }
 
+/*
+ * Takes spare-N files (compacted segments kept for reuse) for the helper,
+ * up to its bound; deletes the rest.
+ */
+static int
+open_spares(struct storage *st, char *err, size_t errlen)
+{
+	char		 path[PATH_MAX];
+	DIR		*d;
+	struct dirent	*de;
+	uint64_t	 n;
+	int		 rc = 0;
+
+	if ((d = opendir(st->dir)) == NULL) {
+		rc = -errno;
+		st_seterr(err, errlen, "%s: opendir: %s", st->dir,
+		    strerror(-rc));
+		return rc;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!name_is_spare(de->d_name, &n))
+			continue;
+		if (n >= st->next_spare_n)
+			st->next_spare_n = n + 1;
+		if (prep_add_spare(st, de->d_name))
+			continue;
+		st_path(st, de->d_name, path, sizeof(path));
+		if ((rc = vfs_unlink(st->vfs, path)) != 0) {
+			st_seterr(err, errlen, "%s: unlink: %s", path,
+			    strerror(-rc));
+			break;
+		}
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * Applies the snapshot rule (docs/storage.md): a crash between installing
+ * a leader's snapshot and resetting the log leaves a log that ends before
+ * the snapshot, or holds its index with another term.  Such a log is
+ * discarded, durably, as storage_reset() does.
+ */
+static int
+open_snapshot_rule(struct storage *st, char *err, size_t errlen)
+{
+	uint64_t	 first = storage_first_index(st);
+	uint64_t	 last = storage_last_index(st), term = 0;
+	struct seg	*s;
+	char		 why[STORAGE_MSG_MAX];
+	int		 rc;
+
+	if (!st->has_snap || first > last)
+		return 0;
+	if (first <= st->snap_index && st->snap_index <= last) {
+		s = find_segment(st, st->snap_index);
+		if ((rc = seg_record_term(st->dir, s, st->snap_index, &term,
+		    err, errlen)) != 0)
+			return rc;
+	}
+	if (!snap_log_discard(first, last, st->snap_index, st->snap_term, term,
+	    why, sizeof(why)))
+		return 0;
+	if (st->log != NULL)
+		log_warn(st->log, "%s: %s: discarding the whole log, as after "
+		    "installing snapshot %" PRIu64 " from the leader (a crash "
+		    "came before the log was reset)", st->dir, why,
+		    st->snap_index);
+	return storage_reset(st, st->snap_index, err, errlen);
+}
+
 /* Opens and recovers a data directory. */
 int
 storage_open(const char *dir, const struct storage_options *opts,
@@ -589,7 +674,9 @@ storage_open(const char *dir, const struct storage_options *opts,
 	    (rc = snap_recover(st, err, errlen)) != 0 ||
 	    (rc = drop_covered_segments(st, err, errlen)) != 0 ||
 	    (rc = open_log(st, err, errlen)) != 0 ||
-	    (rc = prep_start(st, err, errlen)) != 0)
+	    (rc = open_snapshot_rule(st, err, errlen)) != 0 ||
+	    (rc = prep_start(st, err, errlen)) != 0 ||
+	    (rc = open_spares(st, err, errlen)) != 0)
 		goto fail;
 	/* Start preparing the first segment now, off the first append. */
 	prep_request(st);
@@ -976,7 +1063,40 @@ storage_truncate_suffix(struct storage *st, raft_index_t last_kept,
 	return 0;
 }
 
-/* Deletes closed segments entirely at or below upto, oldest first. */
+/*
+ * Removes closed segment i: renamed to spare-N for the helper to reuse
+ * while it holds fewer than STORAGE_MAX_SPARES, else unlinked.  Either way
+ * the directory fsync comes with the next sync.
+ */
+static int
+recycle_segment(struct storage *st, size_t i, char *err, size_t errlen)
+{
+	char	 path[PATH_MAX], to[PATH_MAX], name[SEG_NAME_MAX];
+	int	 rc;
+
+	if (st->segs[i].open || (i == st->nsegs - 1 && st->active_fd >= 0))
+		return drop_segment(st, i, err, errlen);
+	vfs_pathf(name, sizeof(name), "spare-%" PRIu64, st->next_spare_n);
+	st_path(st, st->segs[i].name, path, sizeof(path));
+	st_path(st, name, to, sizeof(to));
+	/*
+	 * Renamed before it is offered, so the helper never opens a name
+	 * not there yet.  Only this thread adds spares, so the room seen
+	 * here is still there after the rename.
+	 */
+	if (!prep_spare_room(st))
+		return drop_segment(st, i, err, errlen);
+	if ((rc = vfs_rename(st->vfs, path, to)) != 0)
+		return st_fail(st, rc, err, errlen, "rename %s to %s: %s", path,
+		    name, strerror(-rc));
+	prep_add_spare(st, name);
+	st->next_spare_n++;
+	segs_remove(st, i);
+	st->dir_dirty = true;
+	return 0;
+}
+
+/* Removes closed segments entirely at or below upto, oldest first. */
 int
 storage_compact(struct storage *st, raft_index_t upto, char *err,
     size_t errlen)
@@ -987,7 +1107,7 @@ storage_compact(struct storage *st, raft_index_t upto, char *err,
 		return rc;
 	while (st->nsegs > 0 && st->segs[0].last <= upto &&
 	    !(st->nsegs == 1 && st->active_fd >= 0))
-		if ((rc = drop_segment(st, 0, err, errlen)) != 0)
+		if ((rc = recycle_segment(st, 0, err, errlen)) != 0)
 			return rc;
 	return sync_all(st, err, errlen);
 }

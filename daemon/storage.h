@@ -126,9 +126,10 @@ int	 storage_save_hard_state(struct storage *st,
 int	 storage_truncate_suffix(struct storage *st, raft_index_t last_kept,
 	    char *err, size_t errlen);
 /*
- * Deletes whole closed segments whose entries are all <= upto (compaction
- * after a snapshot at upto).  Entries <= upto may remain in a segment that
- * also holds later ones.
+ * Removes whole closed segments whose entries are all <= upto (compaction
+ * after a snapshot at upto); up to two are kept as spare-N files that the
+ * helper thread reuses for the next segments.  Entries <= upto may remain
+ * in a segment that also holds later ones.
  */
 int	 storage_compact(struct storage *st, raft_index_t upto, char *err,
 	    size_t errlen);
@@ -164,9 +165,9 @@ int	 storage_error(const struct storage *st, const char **msg);
 /*
  * Snapshots.  begin() starts a temporary file for a snapshot at index/term
  * with config (borrowed, copied); write() streams the image (borrowed);
- * commit() syncs, renames it into place, syncs the directory, and only
- * then removes older snapshots; abort() deletes the temporary file.  Both
- * commit() and abort() free *w.
+ * commit() is storage_snapshot_finish() then storage_snapshot_install()
+ * (tag "local"; so -ESTALE if index is not above the latest snapshot's);
+ * abort() deletes the temporary file.  Both commit() and abort() free *w.
  */
 int	 storage_snapshot_begin(struct storage *st, raft_index_t index,
 	    raft_term_t term, const uint8_t *config, size_t config_len,
@@ -184,6 +185,87 @@ typedef int storage_chunk_fn(void *ctx, const uint8_t *buf, size_t len);
  * there is no snapshot.
  */
 int	 storage_snapshot_read(struct storage *st, storage_chunk_fn *cb,
+	    void *ctx, char *err, size_t errlen);
+
+/*
+ * Snapshot files written without a struct storage: safe in a forked child
+ * (which must not touch the parent's storage) and for a file received from
+ * a peer in chunks on the event loop.  Both write DIR/snapshot-INDEX.TAG.tmp
+ * (TAG: a short [a-z]+ name such as "build" or "recv"; an existing file of
+ * that name is replaced) through vfs (borrowed; NULL: POSIX).
+ *   storage_snapshot_create(): an image writer; the header (index, term,
+ *     config copied) is written now, storage_snapshot_write() streams the
+ *     state-machine image, storage_snapshot_finish() appends the trailer.
+ *   storage_snapshot_receive(): a raw writer; storage_snapshot_write()
+ *     takes the file's bytes exactly as the sender's file holds them, and
+ *     storage_snapshot_finish() adds nothing.
+ * storage_snapshot_finish() fdatasyncs and closes the file, leaving the
+ * .tmp in place for storage_snapshot_install(), and frees *w (on error it
+ * deletes the file too).  A bad tag or index 0 is -EINVAL.
+ * storage_snapshot_abort() deletes the file and frees *w.  storage_open()
+ * deletes every snapshot-*.tmp it finds (logged): partial files are never
+ * loaded.
+ */
+int	 storage_snapshot_create(const char *dir, struct vfs *vfs,
+	    const char *tag, raft_index_t index, raft_term_t term,
+	    const uint8_t *config, size_t config_len,
+	    struct storage_snapshot_writer **w, char *err, size_t errlen);
+int	 storage_snapshot_receive(const char *dir, struct vfs *vfs,
+	    const char *tag, raft_index_t index,
+	    struct storage_snapshot_writer **w, char *err, size_t errlen);
+/* Bytes written so far through w (the whole file, header included). */
+uint64_t storage_snapshot_written(const struct storage_snapshot_writer *w);
+int	 storage_snapshot_finish(struct storage_snapshot_writer *w, char *err,
+	    size_t errlen);
+
+/*
+ * Makes DIR/snapshot-INDEX.TAG.tmp (finished) the latest snapshot: verifies
+ * the whole file (header, index and term as given, sizes, whole-file
+ * CRC), renames it to snapshot-INDEX, fsyncs the directory, records it as
+ * the latest, and only then removes older snapshot files.  The log is not
+ * touched: the caller then compacts or resets it.  Returns 0; -EBADMSG if
+ * the file fails verification (the file is deleted, err says why);
+ * -ESTALE if index is not above the latest snapshot's (file deleted);
+ * -ENOENT if there is no such file; a write errno fails the storage.
+ */
+int	 storage_snapshot_install(struct storage *st, const char *tag,
+	    raft_index_t index, raft_term_t term, char *err, size_t errlen);
+
+/* The latest snapshot, as the node sends it to peers and serves backups. */
+struct storage_snapshot_info {
+	bool		 exists;
+	raft_index_t	 index;
+	raft_term_t	 term;
+	uint64_t	 file_size;	/* bytes of the whole file */
+	uint32_t	 file_crc;	/* the trailer's CRC: names the bytes */
+	char		 path[4096];	/* DIR/snapshot-INDEX */
+};
+void	 storage_snapshot_get_info(const struct storage *st,
+	    struct storage_snapshot_info *out);
+
+/* What a snapshot file (verified as a whole) holds. */
+struct storage_snapshot_meta {
+	raft_index_t	 index;
+	raft_term_t	 term;
+	uint8_t		*config;	/* owned; free() it */
+	size_t		 config_len;
+	uint64_t	 image_len;
+	uint64_t	 file_size;
+	uint32_t	 file_crc;
+};
+/*
+ * Verifies the snapshot file at path (any name: a backup, a received
+ * file) as a whole and fills *meta.  Returns 0, -EBADMSG with the offset
+ * and what was expected in err, or another negative errno (-ENOENT...).
+ */
+int	 storage_snapshot_file_verify(const char *path,
+	    struct storage_snapshot_meta *meta, char *err, size_t errlen);
+/*
+ * Streams the image of the snapshot file at path to cb, checking the CRC
+ * again as it goes (-EBADMSG at the end if it fails: discard what was
+ * read).
+ */
+int	 storage_snapshot_file_read(const char *path, storage_chunk_fn *cb,
 	    void *ctx, char *err, size_t errlen);
 
 /*

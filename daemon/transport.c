@@ -1028,6 +1028,8 @@ transport_bind(struct transport *t, struct evhttp *http)
 	int	 type;
 
 	for (type = 1; type <= RAFT_MSG_TYPE_MAX; type++) {
+		if (wire_type_route(type) == NULL)
+			continue;	/* no JSON route (InstallSnapshot) */
 		snprintf(path, sizeof(path), ROUTE_PREFIX "%s",
 		    wire_type_route(type));
 		if (evhttp_set_cb(http, path, server_handle,

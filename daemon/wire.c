@@ -112,8 +112,12 @@ wire_limits_defaults(struct wire_limits *lim)
 const char *
 wire_type_route(int type)
 {
-	/* The route is the type's name in the core, e.g. "append_entries". */
-	if (type < 1 || type > RAFT_MSG_TYPE_MAX)
+	/*
+	 * The route is the type's name in the core, e.g. "append_entries".
+	 * InstallSnapshot has none: it travels as a chunked file transfer
+	 * (daemon/snapxfer.c), never as a JSON message.
+	 */
+	if (type < 1 || type > RAFT_MSG_TYPE_MAX || type == RAFT_MSG_SNAPSHOT)
 		return NULL;
 	return raft_msg_type_name(type);
 }
@@ -125,7 +129,10 @@ wire_type_from_route(const char *route, size_t n)
 	int	 type;
 
 	for (type = 1; type <= RAFT_MSG_TYPE_MAX; type++) {
-		const char *name = raft_msg_type_name(type);
+		const char *name = wire_type_route(type);
+
+		if (name == NULL)
+			continue;
 
 		if (strlen(name) == n && memcmp(name, route, n) == 0)
 			return type;

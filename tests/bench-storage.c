@@ -8,7 +8,14 @@
  * the ratio storage/raw is what the storage layer costs.  The two loops
  * run in alternating slices (10 per case) so that both see the same disk.
  *
- * Usage: bench-storage [DIR [SECONDS_PER_CASE]]   (DIR must not be tmpfs)
+ * The storage loop behaves as a node that snapshots: whenever the log
+ * holds more than two segments' worth of bytes, it compacts all but the
+ * last segment's worth (storage_compact(), which hands covered segment
+ * files to the preallocator for reuse).  Pass "nocompact" as the third
+ * argument to let the log grow instead.
+ *
+ * Usage: bench-storage [DIR [SECONDS_PER_CASE [nocompact]]]
+ *        (DIR must not be tmpfs)
  */
 #include "config.h"
 
@@ -18,11 +25,13 @@
 #include <time.h>
 
 #include "storage.h"
+#include "storage-internal.h"
 #include "vfs.h"
 #include "test-storage-util.h"
 
 #define RAW_FILE_BYTES	(256u << 20)
 #define SLICES		10
+#define SEGMENT_BYTES	(64u << 20)	/* the default */
 
 struct counting {
 	struct vfs	 vfs;
@@ -127,6 +136,7 @@ struct bst {
 	uint8_t			*data;
 	char			 dir[600];
 	uint64_t		 next;
+	uint64_t		 per_segment;	/* entries; 0: never compact */
 	uint64_t		 entries;
 	unsigned long		 syncs;
 	double			 secs;
@@ -134,7 +144,8 @@ struct bst {
 
 /* Opens a fresh storage with a sync-counting vfs, warmed up. */
 static void
-bst_setup(struct bst *b, const char *dir, uint32_t size, size_t batch)
+bst_setup(struct bst *b, const char *dir, uint32_t size, size_t batch,
+    bool compact)
 {
 	struct storage_options	 o;
 	char			 err[512];
@@ -160,6 +171,8 @@ bst_setup(struct bst *b, const char *dir, uint32_t size, size_t batch)
 	b->data = malloc(size ? size : 1);
 	memset(b->data, 0x5a, size);
 	b->next = 1;
+	if (compact)
+		b->per_segment = SEGMENT_BYTES / (48 + ((size + 7) & ~7u));
 	for (i = 0; i < batch; i++) {
 		b->es[i].term = 1;
 		b->es[i].type = RAFT_ENTRY_NORMAL;
@@ -189,6 +202,13 @@ bst_run(struct bst *b, size_t batch, double secs)
 			exit(1);
 		}
 		b->entries += batch;
+		/* A snapshot at all but the last segment's worth. */
+		if (b->per_segment != 0 && b->next - storage_first_index(b->st) >
+		    2 * b->per_segment && storage_compact(b->st, b->next - 1 -
+		    b->per_segment, err, sizeof(err)) != 0) {
+			fprintf(stderr, "bench: %s\n", err);
+			exit(1);
+		}
 	} while ((t = now() - t0) < secs);
 	b->secs += t;
 	b->syncs += atomic_load(&b->c.syncs) - s0;
@@ -201,19 +221,22 @@ main(int argc, char **argv)
 	static const size_t batches[] = { 1, 16, 256 };
 	const char	*dir = argc > 1 ? argv[1] : ".";
 	double		 secs = argc > 2 ? atof(argv[2]) : 3.0;
+	bool		 compact = !(argc > 3 && strcmp(argv[3], "nocompact") ==
+			    0);
 	double		 raw_rate, rate;
 	struct raw	 raw;
 	struct bst	 b;
 	size_t		 s, k, slice;
 
-	printf("%-8s %6s %12s %9s %10s %12s %8s\n", "entry", "batch",
-	    "appends/s", "MB/s", "syncs/ent", "raw ent/s", "ratio");
+	printf("%-8s %6s %12s %9s %10s %12s %8s %8s\n", "entry", "batch",
+	    "appends/s", "MB/s", "syncs/ent", "raw ent/s", "ratio",
+	    "recycled");
 	for (s = 0; s < 3; s++)
 		for (k = 0; k < 3; k++) {
 			/* The raw loop writes what the log writes: framed. */
 			raw_setup(&raw, dir, 48 + ((sizes[s] + 7) & ~7u),
 			    batches[k]);
-			bst_setup(&b, dir, sizes[s], batches[k]);
+			bst_setup(&b, dir, sizes[s], batches[k], compact);
 			/*
 			 * Alternate short slices so that both loops see the
 			 * same disk: the machine is shared and noisy.
@@ -224,10 +247,11 @@ main(int argc, char **argv)
 			}
 			raw_rate = (double)raw.entries / raw.secs;
 			rate = (double)b.entries / b.secs;
-			printf("%-8u %6zu %12.0f %9.2f %10.4f %12.0f %8.2f\n",
-			    sizes[s], batches[k], rate, rate * sizes[s] / 1e6,
+			printf("%-8u %6zu %12.0f %9.2f %10.4f %12.0f %8.2f "
+			    "%8" PRIu64 "\n", sizes[s], batches[k], rate,
+			    rate * sizes[s] / 1e6,
 			    (double)b.syncs / (double)b.entries, raw_rate,
-			    rate / raw_rate);
+			    rate / raw_rate, prep_recycled(b.st));
 			fflush(stdout);
 			close(raw.fd);
 			free(raw.buf);

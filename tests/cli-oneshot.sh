@@ -27,7 +27,7 @@ ctl --timeout 0 get k
 is "$RC" 2 "a bad --timeout exits 2"
 ctl --help
 is "$RC" 0 "--help exits 0"
-for c in bench cas del get help leader list put quit status; do
+for c in bench cas del get help leader list put quit snapshot status; do
 	like "$OUT" "  $c " "--help lists $c"
 done
 ctl help cas

@@ -13,5 +13,11 @@ if ! wait_leader >/dev/null; then
 	echo "Bail out! no leader elected"
 	exit 1
 fi
-timeout 120 python3 "$srcdir/tests/cli-pty.py" "$PWD/${RAFTKVCTL#./}" \
+# RAFTKVCTL may be relative (cli-lib.sh's default) or absolute (the
+# harness's, from tests/daemon.am).
+case $RAFTKVCTL in
+/*)	CTL_PATH=$RAFTKVCTL ;;
+*)	CTL_PATH=$PWD/${RAFTKVCTL#./} ;;
+esac
+timeout 120 python3 "$srcdir/tests/cli-pty.py" "$CTL_PATH" \
     "$ENDPOINTS" "$CLI_TMP"

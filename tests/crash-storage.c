@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <time.h>
@@ -81,19 +82,91 @@ report(int fd, char kind, uint64_t v)
 		_exit(3);
 }
 
+/* Formats the image of the snapshot at index/term (checked at verify). */
+static size_t
+image_of(char *buf, size_t len, uint64_t index, uint64_t term)
+{
+	return (size_t)snprintf(buf, len, "image %" PRIu64 " %" PRIu64, index,
+	    term);
+}
+
+/*
+ * Writes and installs a snapshot at index: how 0 through begin/commit, 1
+ * as a forked child does (create/finish) then install, 2 as a leader's
+ * file arrives (receive, in two chunks) then install.
+ */
+static int
+take_snapshot(struct storage *st, const char *dir, struct vfs *vfs,
+    uint64_t index, uint64_t term, int how, char *err, size_t errlen)
+{
+	struct storage_snapshot_writer *w;
+	char		 image[64], path[600];
+	uint8_t		*file;
+	size_t		 len = image_of(image, sizeof(image), index, term);
+	long long	 size;
+	int		 fd, rc;
+
+	if (how == 0) {
+		if ((rc = storage_snapshot_begin(st, index, term,
+		    (const uint8_t *)"c", 1, &w, err, errlen)) != 0)
+			return rc;
+		if ((rc = storage_snapshot_write(w, image, len, err,
+		    errlen)) != 0) {
+			storage_snapshot_abort(w);
+			return rc;
+		}
+		return storage_snapshot_commit(w, err, errlen);
+	}
+	if ((rc = storage_snapshot_create(dir, vfs, "build", index, term,
+	    (const uint8_t *)"c", 1, &w, err, errlen)) != 0)
+		return rc;
+	if ((rc = storage_snapshot_write(w, image, len, err, errlen)) != 0) {
+		storage_snapshot_abort(w);
+		return rc;
+	}
+	if ((rc = storage_snapshot_finish(w, err, errlen)) != 0)
+		return rc;
+	if (how == 1)
+		return storage_snapshot_install(st, "build", index, term, err,
+		    errlen);
+	/* The "leader's" file: read back, sent through a raw writer. */
+	snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64 ".build.tmp",
+	    dir, index);
+	size = tu_size(path);
+	if (size <= 0 || (file = malloc((size_t)size)) == NULL ||
+	    (fd = open(path, O_RDONLY)) < 0)
+		return -EIO;
+	rc = read(fd, file, (size_t)size) == size ? 0 : -EIO;
+	close(fd);
+	if (rc == 0)
+		rc = storage_snapshot_receive(dir, vfs, "recv", index, &w, err,
+		    errlen);
+	if (rc == 0 && ((rc = storage_snapshot_write(w, file, (size_t)size / 2,
+	    err, errlen)) != 0 || (rc = storage_snapshot_write(w, file +
+	    size / 2, (size_t)(size - size / 2), err, errlen)) != 0))
+		storage_snapshot_abort(w);
+	else if (rc == 0)
+		rc = storage_snapshot_finish(w, err, errlen);
+	free(file);
+	unlink(path);
+	if (rc != 0)
+		return rc;
+	return storage_snapshot_install(st, "recv", index, term, err, errlen);
+}
+
 /* The child: appends, truncates, saves hard state and snapshots forever. */
 static void __attribute__((noreturn))
 writer(const char *dir, const char *shadow, uint64_t seed, int out)
 {
 	struct storage		*st;
 	struct storage_loaded	 l;
-	struct storage_snapshot_writer *w;
-	struct raft_entry	 es[32];
+	struct raft_entry	 es[32], e;
+	uint8_t			*ebuf;
 	struct raft_hard_state	 hs;
 	struct vfs		*vfs;
 	uint8_t			(*bufs)[3000];
 	char			 spec[600], err[512];
-	uint64_t		 last, term, n, i, k;
+	uint64_t		 last, term, n, i, k, snap;
 	uint32_t		 j;
 
 	if ((bufs = calloc(32, sizeof(*bufs))) == NULL)
@@ -107,6 +180,7 @@ writer(const char *dir, const char *shadow, uint64_t seed, int out)
 	}
 	hs = l.hs;
 	term = hs.term > 0 ? hs.term : 1;
+	snap = l.snapshot_index;
 	last = storage_last_index(st);
 	storage_loaded_free(&l);
 	report(out, 'R', last);
@@ -134,16 +208,52 @@ writer(const char *dir, const char *shadow, uint64_t seed, int out)
 				die(err, 5);
 			continue;
 		}
-		if (k < 6 && last > 10) {
-			/* Snapshot at last - 5, then compact. */
-			if (storage_snapshot_begin(st, last - 5, term,
-			    (const uint8_t *)"c", 1, &w, err, sizeof(err)) != 0 ||
-			    storage_snapshot_write(w, "image", 5, err,
-			    sizeof(err)) != 0 ||
-			    storage_snapshot_commit(w, err, sizeof(err)) != 0 ||
-			    storage_compact(st, last - 5, err, sizeof(err)) != 0)
+		if (k < 7 && last > 10 && last - 5 > snap) {
+			/*
+			 * A snapshot at last - 5 (as a forked child writes
+			 * it, or through begin/commit), then compaction,
+			 * which recycles covered segments.
+			 */
+			snap = last - 5;
+			if (storage_read_entry(st, snap, &e, &ebuf, err,
+			    sizeof(err)) != 0)
 				die(err, 6);
-			report(out, 'S', last - 5);
+			free(ebuf);
+			if (take_snapshot(st, dir, vfs, snap, e.term,
+			    rnd(&seed) % 2, err, sizeof(err)) != 0)
+				die(err, 6);
+			report(out, 'S', snap);
+			if (storage_compact(st, snap, err, sizeof(err)) != 0)
+				die(err, 6);
+			continue;
+		}
+		if (k < 8) {
+			/*
+			 * A leader's snapshot: ahead of the log, or inside
+			 * it in a new term (the log conflicts).  Entries
+			 * after it may vanish from the install on.
+			 */
+			i = rnd(&seed) % 2 == 0 ? last + 1 + rnd(&seed) % 40 :
+			    last - rnd(&seed) % 8;
+			if (i <= snap || i < 1)
+				continue;
+			hs.term = ++term;
+			if (storage_save_hard_state(st, &hs, err,
+			    sizeof(err)) != 0)
+				die(err, 4);
+			report(out, 'H', hs.term);
+			report(out, 'X', i);
+			if (take_snapshot(st, dir, vfs, i, term, 2, err,
+			    sizeof(err)) != 0)
+				die(err, 8);
+			snap = i;
+			report(out, 'S', snap);
+			/* Widens the window for a kill before the reset. */
+			usleep(3000);
+			if (storage_reset(st, snap, err, sizeof(err)) != 0)
+				die(err, 8);
+			last = snap;
+			report(out, 'D', last);
 			continue;
 		}
 		n = 1 + rnd(&seed) % 32;
@@ -185,13 +295,47 @@ parse_reports(char *buf, struct expect *ex)
 			continue;
 		if (kind == 'D')
 			ex->durable = v;
-		else if (kind == 'T' && v < ex->durable)
+		else if ((kind == 'T' || kind == 'X') && v < ex->durable)
 			ex->durable = v;
 		else if (kind == 'H')
 			ex->term = v;
 		else if (kind == 'S')
 			ex->snapshot = v;
 	}
+}
+
+/* Collects a snapshot image (at most 63 bytes). */
+static int
+collect(void *ctx, const uint8_t *buf, size_t len)
+{
+	char	*img = ctx;
+	size_t	 have = strlen(img);
+
+	if (have + len >= 64)
+		return -EFBIG;
+	memcpy(img + have, buf, len);
+	img[have + len] = '\0';
+	return 0;
+}
+
+/* True if the loaded snapshot's file reads back as the image written. */
+static bool
+snapshot_ok(struct storage *st, const struct storage_loaded *l, char *why,
+    size_t len)
+{
+	struct storage_snapshot_info info;
+	char		 want[64], got[64] = "", err[256];
+	int		 rc;
+
+	image_of(want, sizeof(want), l->snapshot_index, l->snapshot_term);
+	storage_snapshot_get_info(st, &info);
+	rc = storage_snapshot_read(st, collect, got, err, sizeof(err));
+	if (rc == 0 && strcmp(got, want) == 0 && info.exists &&
+	    info.index == l->snapshot_index && l->snapshot_config_len == 1)
+		return true;
+	snprintf(why, len, "snapshot %" PRIu64 ": read \"%s\", want \"%s\""
+	    " (%s)", l->snapshot_index, got, want, rc != 0 ? err : "ok");
+	return false;
 }
 
 /* Opens the shadow as a node would after power loss and checks it. */
@@ -221,9 +365,19 @@ verify(const char *shadow, const struct expect *ex, char *why, size_t len)
 		return false;
 	}
 	last = storage_last_index(st);
-	if (last < ex->durable) {
-		snprintf(why, len, "log ends at %" PRIu64 " but %" PRIu64
-		    " was reported durable", last, ex->durable);
+	if (last < ex->durable && l.snapshot_index < ex->durable) {
+		snprintf(why, len, "log ends at %" PRIu64 " and the snapshot "
+		    "at %" PRIu64 ", but %" PRIu64 " was reported durable",
+		    last, l.snapshot_index, ex->durable);
+		good = false;
+	} else if (storage_first_index(st) > l.snapshot_index + 1 ||
+	    (l.n_entries > 0 && l.entries[0].index != l.snapshot_index + 1) ||
+	    last < l.snapshot_index) {
+		snprintf(why, len, "the log (%" PRIu64 "..%" PRIu64 ") does not "
+		    "start right after snapshot %" PRIu64 " or earlier",
+		    storage_first_index(st), last, l.snapshot_index);
+		good = false;
+	} else if (l.has_snapshot && !snapshot_ok(st, &l, why, len)) {
 		good = false;
 	} else if (l.hs.term < ex->term) {
 		snprintf(why, len, "term %" PRIu64 " but %" PRIu64 " was saved",
@@ -253,7 +407,7 @@ main(int argc, char **argv)
 	struct tap	 t = { 0 };
 	struct expect	 ex = { 0, 0, 0 };
 	char		 base[256], dir[300], shadow[300], inodes[320];
-	char		*reports = NULL, why[600];
+	char		*reports = NULL, why[600], copy[400];
 	size_t		 cap = 1 << 20, used;
 	uint64_t	 seed, rs;
 	int		 rounds, r, fds[2], status, failed = 0;
@@ -309,9 +463,15 @@ main(int argc, char **argv)
 			failed++;
 			continue;
 		}
+		snprintf(copy, sizeof(copy), "%.*s", (int)sizeof(copy) - 1,
+		    used > sizeof(copy) - 1 ? reports + used - (sizeof(copy) -
+		    1) : reports);
 		parse_reports(reports, &ex);
 		if (!verify(shadow, &ex, why, sizeof(why))) {
 			ok(&t, 0, "round %d: %s", r, why);
+			for (char *p = strtok(copy, "\n"); p != NULL;
+			    p = strtok(NULL, "\n"))
+				diag("report tail: %s", p);
 			failed++;
 			continue;
 		}

@@ -1,7 +1,7 @@
 /*
  * fuzz-storage.c -- libFuzzer target for the on-disk readers: the first
- * byte picks the reader (segment scan, hard state, meta, snapshot header
- * and trailer), the rest is the file image.  Built with --enable-fuzzing
+ * byte picks the reader (segment scan, hard state, meta, snapshot file:
+ * header, trailer and the whole-file check), the rest is the file image.  Built with --enable-fuzzing
  * (CC=clang); tests/fuzz-storage-replay.c runs the regression corpus in
  * tests/storage-corpus/ through the same function in every `make check`.
  */
@@ -46,6 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct raft_hard_state	 hs;
 	struct snap_header	 sh;
 	uint64_t		 a, b;
+	uint32_t		 crc;
 	char			 why[200];
 
 	if (size < 1)
@@ -69,6 +70,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    SNAP_TRAILER_SIZE)
 			snap_trailer_decode(data + size - SNAP_TRAILER_SIZE, 0,
 			    &a, why, sizeof(why));
+		/* The whole-file check that install and file_verify apply. */
+		if (snap_image_verify(data + 1, size - 1, &sh, &a, &crc, why,
+		    sizeof(why)) == 0 && (a + sh.config_len + SNAP_HEADER_SIZE +
+		    SNAP_TRAILER_SIZE != size - 1 || sh.index == 0))
+			__builtin_trap();
 		break;
 	}
 	return 0;

@@ -5,7 +5,9 @@
  * per-node timeouts, then plans at least 20 faults over the run (partitions
  * of every shape, crashes and restarts, lossy periods, a node rejoining
  * with a higher term and a shorter log, a leader isolated with reads
- * pending) while a workload proposes and reads.  At the end every fault
+ * pending, a follower left behind until it needs a snapshot) while a
+ * workload proposes and reads.  Most seeds snapshot and compact often, with
+ * failing transfers and crashes around installs.  At the end every fault
  * heals and a quiet period checks liveness.  See docs/simulator.md.
  */
 #include "config.h"
@@ -35,6 +37,7 @@ enum fault_kind {
 	F_LOSSY,
 	F_REJOIN_AHEAD,		/* back with a higher term, shorter log */
 	F_FLAP,			/* short-lived leaders crash and return */
+	F_LAG,			/* a follower cut off while the log races on */
 	F_COUNT,
 };
 
@@ -44,7 +47,7 @@ static const char *const fault_names[F_COUNT] = {
 	[F_CRASH_LEADER] = "crash-leader",
 	[F_CRASH_MAJORITY] = "crash-majority", [F_CRASH_ALL] = "crash-all",
 	[F_LOSSY] = "lossy", [F_REJOIN_AHEAD] = "rejoin-ahead",
-	[F_FLAP] = "flap",
+	[F_FLAP] = "flap", [F_LAG] = "lag",
 };
 
 struct run_opts {
@@ -66,6 +69,9 @@ struct run_stats {
 	uint64_t	 reads_ok;
 	uint64_t	 reads_failed;
 	uint64_t	 msgs;
+	uint64_t	 snapshot_seeds;
+	uint64_t	 snaps_taken;
+	uint64_t	 snaps_installed;
 	uint64_t	 first_failed_seed;
 	unsigned	 first_failed_nodes;
 };
@@ -84,6 +90,9 @@ struct chaos {
 	raft_term_t	 max_term_seen;
 	raft_id_t	 ahead_node;	/* F_REJOIN_AHEAD: node to bump */
 	bool		 prevote;
+	bool		 lag;		/* F_LAG active: propose faster */
+	unsigned	 install_crash;	/* permille, off in the quiet period */
+	unsigned	 snapshot_fail;
 	bool		 flap;		/* F_FLAP active */
 	raft_id_t	 flap_leader;
 	unsigned	 flap_since;
@@ -274,6 +283,12 @@ fault_apply(struct chaos *c, enum fault_kind kind)
 		c->ahead_node = b;
 		sim_note(c->sim, "node %" PRIu64 " away; will rejoin ahead", b);
 		break;
+	case F_LAG:
+		b = ids[0] == leader && c->nodes > 1 ? ids[1] : ids[0];
+		sim_isolate(c->sim, b);
+		c->lag = true;
+		sim_note(c->sim, "lag: follower %" PRIu64 " cut off", b);
+		break;
 	case F_FLAP:
 		c->flap = true;
 		c->flap_leader = 0;
@@ -341,6 +356,7 @@ fault_heal(struct chaos *c)
 	}
 	c->ahead_node = 0;
 	c->flap = false;
+	c->lag = false;
 	memset(c->restart_at, 0, sizeof(c->restart_at));
 	sim_note(c->sim, "heal");
 }
@@ -374,6 +390,8 @@ quiet(struct chaos *c, uint64_t seed)
 
 	fault_heal(c);
 	sim_set_loss(c->sim, 0, 0);
+	/* No more crashes; transfers may still fail, but not forever. */
+	sim_set_snapshot_faults(c->sim, c->snapshot_fail / 2, 0);
 	for (t = 0; t < bound; t++) {
 		if (index != 0 && sim_committed_term(c->sim, index) == term)
 			break;
@@ -431,6 +449,7 @@ run_seed(const struct run_opts *o, struct run_stats *stats, bool tap,
 	char err[256];
 	unsigned n_faults, slot, k, t, start, heal, next;
 	uint64_t committed = 0, dropped, open, rok, rfail, rwait;
+	uint64_t taken, installed;
 	enum fault_kind kind;
 	int rc = 0;
 
@@ -458,6 +477,20 @@ run_seed(const struct run_opts *o, struct run_stats *stats, bool tap,
 	c.prevote = !sim_rng_chance(&c.plan, 333);
 	c.max_msg_entries = (uint32_t)1 << sim_rng_range(&c.plan, 0, 6);
 	c.max_inflight = (uint32_t)sim_rng_range(&c.plan, 1, 4);
+	/*
+	 * Three seeds in five snapshot, some every few entries, keeping a
+	 * few trailing entries or none; transfers fail and installs crash.
+	 */
+	if (!sim_rng_chance(&c.plan, 400)) {
+		cfg.snapshot_every = (unsigned)sim_rng_range(&c.plan, 3, 40);
+		cfg.snapshot_keep = (unsigned)sim_rng_range(&c.plan, 0, 5);
+		cfg.snapshot_delay = (unsigned)sim_rng_range(&c.plan, 0, 30);
+		c.snapshot_fail = (unsigned)sim_rng_range(&c.plan, 0, 300);
+		c.install_crash = (unsigned)sim_rng_range(&c.plan, 0, 250);
+		cfg.snapshot_fail_permille = c.snapshot_fail;
+		cfg.install_crash_permille = c.install_crash;
+		stats->snapshot_seeds++;
+	}
 	cfg.tweak = chaos_tweak;
 	cfg.tweak_ctx = &c;
 	c.election_max = cfg.election_max;
@@ -502,7 +535,7 @@ run_seed(const struct run_opts *o, struct run_stats *stats, bool tap,
 		}
 		if (c.flap)
 			flap_step(&c, t);
-		if (sim_rng_chance(&c.work, c.flap ? 500 : 50))
+		if (sim_rng_chance(&c.work, c.flap ? 500 : c.lag ? 250 : 50))
 			propose(&c, o->seed, "p");
 		if (sim_rng_chance(&c.work, 20))
 			read_on_leader(&c);
@@ -527,6 +560,9 @@ run_seed(const struct run_opts *o, struct run_stats *stats, bool tap,
 	stats->reads_ok += rok;
 	stats->reads_failed += rfail;
 	stats->msgs += sim_msg_count(c.sim, 0);
+	sim_snapshot_counts(c.sim, &taken, &installed);
+	stats->snaps_taken += taken;
+	stats->snaps_installed += installed;
 	if (sim_error(c.sim) != NULL) {
 		printf("%sraftsim: seed %" PRIu64 " (%u nodes) FAILED: %s\n",
 		    tap ? "# " : "", o->seed, o->nodes, sim_error(c.sim));
@@ -573,6 +609,9 @@ stats_add(struct run_stats *a, const struct run_stats *b)
 	a->reads_ok += b->reads_ok;
 	a->reads_failed += b->reads_failed;
 	a->msgs += b->msgs;
+	a->snapshot_seeds += b->snapshot_seeds;
+	a->snaps_taken += b->snaps_taken;
+	a->snaps_installed += b->snaps_installed;
 }
 
 /* Runs seeds first + worker, first + worker + jobs, ... */
@@ -718,11 +757,14 @@ main(int argc, char **argv)
 	printf("%sraftsim: %u nodes, seeds %" PRIu64 "..%" PRIu64 ": %"
 	    PRIu64 " simulated ticks in %.1f s (%.0f ticks/s), %" PRIu64
 	    " commits, %" PRIu64 " dropped proposals, %" PRIu64 " faults, %"
-	    PRIu64 " reads ok, %" PRIu64 " reads failed, %" PRIu64 " msgs\n",
+	    PRIu64 " reads ok, %" PRIu64 " reads failed, %" PRIu64 " msgs; %"
+	    PRIu64 " seeds snapshot: %" PRIu64 " snapshots taken, %" PRIu64
+	    " installed\n",
 	    tap ? "# " : "", o.nodes, first, first + count - 1, total.ticks, dt,
 	    dt > 0 ? (double)total.ticks / dt : 0.0, total.commits,
 	    total.dropped, total.faults, total.reads_ok, total.reads_failed,
-	    total.msgs);
+	    total.msgs, total.snapshot_seeds, total.snaps_taken,
+	    total.snaps_installed);
 	if (total.failed != 0)
 		printf("%sraftsim: first failure: tests/raftsim --nodes %u "
 		    "--seed %" PRIu64 " --ticks %u --verbose\n",

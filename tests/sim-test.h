@@ -1,13 +1,16 @@
 /*
  * sim-test.h -- helpers the Raft scenario tests share: a message filter
- * that records what one node sends (and can drop a type), and the check
- * that no simulator invariant was violated.  Header-only, like tap.h.
+ * that records what one node sends (and can drop a type), the check that
+ * no simulator invariant was violated, creating a simulator or bailing
+ * out, and the leader's view of one peer.  Header-only, like tap.h.
  */
 #ifndef RAFTKV_SIM_TEST_H
 #define RAFTKV_SIM_TEST_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "sim.h"
 #include "tap.h"
@@ -43,6 +46,38 @@ no_violation(struct tap *t, struct sim *s, const char *name)
 		diag("%s", sim_error(s));
 		sim_dump(s, stdout);
 	}
+}
+
+/* Creates a simulator from cfg, or bails out of the whole test. */
+static inline struct sim *
+sim_or_bail(const struct sim_config *cfg)
+{
+	struct sim *s;
+	char err[256];
+
+	if (sim_new(cfg, &s, err, sizeof(err)) != 0) {
+		printf("Bail out! %s\n", err);
+		exit(1);
+	}
+	return s;
+}
+
+/* The leader's view of peer id into *out; false if there is none. */
+static inline bool
+leader_peer(struct sim *s, raft_id_t leader, raft_id_t id,
+    struct raft_peer_status *out)
+{
+	struct raft_peer_status peers[SIM_MAX_NODES];
+	size_t n, k;
+
+	n = sim_alive(s, leader) ? raft_get_peers(sim_raft(s, leader), peers,
+	    SIM_MAX_NODES) : 0;
+	for (k = 0; k < n; k++)
+		if (peers[k].id == id) {
+			*out = peers[k];
+			return true;
+		}
+	return false;
 }
 
 #endif /* RAFTKV_SIM_TEST_H */

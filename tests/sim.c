@@ -23,10 +23,25 @@
 #define NOTE_LEN	120
 #define ERROR_LEN	1024
 #define BOOT_BUF	(RAFT_MAX_MEMBERS * (2 * RAFT_MAX_URL + 64) + 64)
+#define RX_RING		4	/* received snapshot images kept per node */
 
 enum ev_kind {
 	EV_DELIVER = 1,
 	EV_DISK,
+	EV_SNAP_DONE,		/* a snapshot transfer failed: tell the sender */
+	EV_CRASH,		/* a crash timed around an install */
+};
+
+/*
+ * A snapshot image: the state machine through index, what the log chain
+ * was there, and the configuration in effect.
+ */
+struct sim_snap {
+	raft_index_t	 index;
+	raft_term_t	 term;
+	uint64_t	 chain;		/* log chain hash at index */
+	uint64_t	 state;		/* state machine hash at index */
+	struct raft_cluster cluster;
 };
 
 /* A queued event: a message in flight or a disk write completing. */
@@ -35,8 +50,13 @@ struct event {
 	uint64_t	 seq;
 	enum ev_kind	 kind;
 	raft_id_t	 node;
-	uint64_t	 incarnation;	/* EV_DISK: node incarnation */
+	uint64_t	 incarnation;	/* EV_DISK, EV_CRASH: node incarnation */
 	struct raft_msg	*msg;		/* EV_DELIVER: owned */
+	/* A snapshot transfer: the image (owned) and whom to tell. */
+	struct sim_snap	*image;
+	bool		 report;	/* this copy reports to the sender */
+	raft_id_t	 sender;
+	uint64_t	 sender_incarnation;
 };
 
 /* One entry of a durable log (index = position in the array). */
@@ -54,9 +74,15 @@ struct mentry {
 	uint64_t	 chain;
 };
 
-/* A disk write in progress; writes of a node complete in order. */
+/*
+ * A disk write in progress; writes of a node complete in order.  A write
+ * may first install a received snapshot (replacing the whole log), or be
+ * a local snapshot of the state machine.
+ */
 struct write {
 	struct write	*next;
+	struct sim_snap	*install;	/* owned */
+	struct sim_snap	*taken;		/* owned */
 	bool		 has_hs;
 	struct raft_hard_state hs;
 	raft_index_t	 first;
@@ -124,6 +150,15 @@ struct sim_node {
 	struct write	*wq_head, *wq_tail;
 	uint64_t	 wq_done_time;
 	struct raft_hard_state qhs;	/* last hard state handed out */
+	bool		 disk_held;
+	unsigned	 held_done;	/* completions waiting for the release */
+	/* The durable snapshot (owned), and dlog[i].data is kept from dfirst. */
+	struct sim_snap	*dsnap;
+	raft_index_t	 dfirst;
+	raft_index_t	 snap_taken;	/* latest snapshot written or queued */
+	struct sim_snap	*rx[RX_RING];	/* received images (owned) */
+	unsigned	 n_rx;
+	uint64_t	 sm_state;	/* hash of the state machine */
 
 	/* The mirror of the core's log and what we observed of it. */
 	struct mentry	*mlog;
@@ -157,6 +192,8 @@ struct cinfo {
 	bool		 applied;
 	raft_term_t	 app_term;
 	uint64_t	 app_hash;
+	bool		 state_known;
+	uint64_t	 state;		/* state machine hash after index */
 	struct lm_bucket lm;
 };
 
@@ -203,6 +240,8 @@ struct sim {
 	uint64_t	 rejects[SIM_MAX_NODES + 1];
 	uint32_t	 max_app_entries;
 	uint64_t	 max_app_bytes;
+	uint64_t	 snaps_taken;
+	uint64_t	 snaps_installed;
 
 	struct evrec	 ev[EVENT_RING];
 	uint64_t	 n_ev;
@@ -622,6 +661,206 @@ note_commit(struct sim *s, struct sim_node *n, raft_index_t from,
 }
 
 /* ------------------------------------------------------------------ */
+/* Snapshots: images, the state machine, the checks across installs.  */
+
+/* Copies a snapshot image. */
+static struct sim_snap *
+snap_clone(const struct sim_snap *img)
+{
+	struct sim_snap *c = sim_xcalloc(1, sizeof(*c));
+
+	*c = *img;
+	return c;
+}
+
+/* The state machine after applying an entry to state. */
+static uint64_t
+sm_next(uint64_t state, uint8_t type, const uint8_t *data, uint32_t len)
+{
+	return chain_hash(state, 0, entry_hash(type, data, len));
+}
+
+/*
+ * State Machine Safety across snapshots: every node that reaches index
+ * (by applying, installing or restarting) has the same state there.
+ */
+static void
+state_check(struct sim *s, struct sim_node *n, raft_index_t index,
+    uint64_t state, const char *how)
+{
+	struct cinfo *ci = cinfo_at(s, index);
+
+	if (!ci->state_known) {
+		ci->state_known = true;
+		ci->state = state;
+	} else if (ci->state != state)
+		sim_fail(s, "State Machine Safety (state)", "node %" PRIu64
+		    " %s state %016" PRIx64 " at index %" PRIu64 " where "
+		    "another node had %016" PRIx64, n->id, how, state, index,
+		    ci->state);
+}
+
+/* Keeps a received image (owned from now on) until an install names it. */
+static void
+rx_store(struct sim_node *n, struct sim_snap *img)
+{
+	unsigned slot = n->n_rx++ % RX_RING;
+
+	free(n->rx[slot]);
+	n->rx[slot] = img;
+}
+
+/* Forgets every received image (a crash). */
+static void
+rx_clear(struct sim_node *n)
+{
+	unsigned i;
+
+	for (i = 0; i < RX_RING; i++) {
+		free(n->rx[i]);
+		n->rx[i] = NULL;
+	}
+	n->n_rx = 0;
+}
+
+/*
+ * A Ready tells n to install a snapshot: finds the received image it
+ * names, checks it against what the cluster committed, and makes the
+ * mirror and the state machine that image.  Returns a copy for the disk
+ * write, or NULL after a violation.
+ */
+static struct sim_snap *
+install_begin(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
+{
+	struct sim_snap *img = NULL;
+	struct cinfo *ci;
+	raft_index_t i;
+	unsigned k;
+
+	for (k = 0; k < RX_RING; k++)
+		if (n->rx[k] != NULL && n->rx[k]->index == rd->snapshot_index &&
+		    n->rx[k]->term == rd->snapshot_term)
+			img = n->rx[k];
+	if (img == NULL) {
+		sim_fail(s, "Snapshot (install)", "node %" PRIu64 " was told "
+		    "to install snapshot %" PRIu64 "/%" PRIu64 " which it never"
+		    " received", n->id, rd->snapshot_index, rd->snapshot_term);
+		return NULL;
+	}
+	if (img->index <= n->applied || img->index <= n->commit) {
+		sim_fail(s, "Applied monotonic", "node %" PRIu64 " installs "
+		    "snapshot %" PRIu64 " after applying %" PRIu64 " (commit %"
+		    PRIu64 ")", n->id, img->index, n->applied, n->commit);
+		return NULL;
+	}
+	n->mlog = grow(n->mlog, &n->mcap, img->index + 1, sizeof(*n->mlog));
+	for (i = n->commit + 1; i <= img->index; i++) {
+		ci = cinfo_at(s, i);
+		if (ci->committed) {
+			n->mlog[i].term = ci->term;
+			n->mlog[i].chain = ci->chain;
+		} else if (s->cfg.forged_acks) {
+			/* A hand-made snapshot: placeholders below it. */
+			n->mlog[i].term = img->term;
+			n->mlog[i].chain = i == img->index ? img->chain :
+			    chain_hash(0x5eed, img->term, i);
+		} else {
+			sim_fail(s, "Snapshot safety", "node %" PRIu64 " installs"
+			    " snapshot %" PRIu64 " but index %" PRIu64 " was "
+			    "never committed", n->id, img->index, i);
+			return NULL;
+		}
+	}
+	if (n->mlog[img->index].chain != img->chain ||
+	    n->mlog[img->index].term != img->term) {
+		sim_fail(s, "Snapshot safety", "node %" PRIu64 " installs "
+		    "snapshot %" PRIu64 "/%" PRIu64 " which differs from the "
+		    "committed entry there (term %" PRIu64 ")", n->id,
+		    img->index, img->term, n->mlog[img->index].term);
+		return NULL;
+	}
+	state_check(s, n, img->index, img->state, "installed");
+	n->mlast = img->index;
+	n->applied = img->index;
+	n->sm_state = img->state;
+	if (n->snap_taken < img->index)
+		n->snap_taken = img->index;
+	return snap_clone(img);
+}
+
+/* The write of an install completed: the image replaces the whole log. */
+static void
+install_durable(struct sim *s, struct sim_node *n, struct sim_snap *img)
+{
+	raft_index_t i;
+
+	for (i = n->dfirst; i <= n->dlast; i++) {
+		free(n->dlog[i].data);
+		n->dlog[i].data = NULL;
+	}
+	n->dlog = grow(n->dlog, &n->dcap, img->index + 1, sizeof(*n->dlog));
+	/* Below the image only the terms and chains are known (no data). */
+	for (i = 1; i <= img->index; i++) {
+		n->dlog[i].term = n->mlog[i].term;
+		n->dlog[i].chain = n->mlog[i].chain;
+		n->dlog[i].type = 0;
+		n->dlog[i].len = 0;
+	}
+	n->dlast = img->index;
+	n->dfirst = img->index + 1;
+	if (n->dlog[img->index].chain != img->chain)
+		sim_fail(s, "Snapshot (install)", "node %" PRIu64 " installed "
+		    "snapshot %" PRIu64 " whose chain differs from its mirror",
+		    n->id, img->index);
+	free(n->dsnap);
+	n->dsnap = img;
+	s->snaps_installed++;
+}
+
+/*
+ * A local snapshot's write completed: it becomes the durable snapshot,
+ * the core compacts, and the durable log drops what both the snapshot
+ * covers and the core no longer holds.
+ */
+static void
+snapshot_durable(struct sim *s, struct sim_node *n, struct sim_snap *img)
+{
+	struct raft_status st;
+	raft_index_t i, cut;
+	int rc;
+
+	if (n->dsnap != NULL && img->index <= n->dsnap->index) {
+		free(img);	/* an install overtook it */
+		return;
+	}
+	if (img->index > n->dlast || n->dlog[img->index].chain != img->chain) {
+		sim_fail(s, "Snapshot (local)", "node %" PRIu64 " snapshotted "
+		    "index %" PRIu64 " which its durable log (ending at %"
+		    PRIu64 ") does not hold", n->id, img->index, n->dlast);
+		free(img);
+		return;
+	}
+	free(n->dsnap);
+	n->dsnap = img;
+	s->snaps_taken++;
+	rc = raft_compact(n->r, img->index, img->term, s->cfg.snapshot_keep);
+	if (rc != 0) {
+		sim_fail(s, "Compaction", "raft_compact(%" PRIu64 ", %" PRIu64
+		    ") on node %" PRIu64 " returned %s", img->index, img->term,
+		    n->id, raft_strerror(rc));
+		return;
+	}
+	raft_get_status(n->r, &st);
+	cut = st.first_index - 1 < img->index ? st.first_index - 1 : img->index;
+	for (i = n->dfirst; i <= cut; i++) {
+		free(n->dlog[i].data);
+		n->dlog[i].data = NULL;
+	}
+	if (cut + 1 > n->dfirst)
+		n->dfirst = cut + 1;
+}
+
+/* ------------------------------------------------------------------ */
 /* The network.                                                        */
 
 /* True if a message from a to b passes the current partition. */
@@ -664,11 +903,68 @@ check_outgoing(struct sim *s, struct sim_node *n, const struct raft_msg *m)
 		    PRIu64 " asked for votes in term %" PRIu64 " but its disk "
 		    "says term %" PRIu64 " vote %" PRIu64, n->id, m->term,
 		    n->dhs.term, n->dhs.vote);
+	else if (m->type == RAFT_MSG_SNAPSHOT && m->snap_cluster != NULL)
+		sim_fail(s, "Message shape", "node %" PRIu64 " sent a snapshot "
+		    "with a configuration pointer", n->id);
 	else if (m->type == RAFT_MSG_APPEND_RESP && !m->reject &&
 	    m->match_index > n->dlast)
 		sim_fail(s, "Durability (entries before ack)", "node %" PRIu64
 		    " acknowledged index %" PRIu64 " but its durable log ends "
 		    "at %" PRIu64, n->id, m->match_index, n->dlast);
+}
+
+/*
+ * Starts the transfer of n's durable snapshot for m.  It fails (the
+ * sender hears raft_report_snapshot(false) a delay later) when cut off,
+ * filtered or unlucky; else the image arrives, is stepped in, and the
+ * sender hears it was delivered.
+ */
+static void
+snap_send(struct sim *s, struct sim_node *n, const struct raft_msg *m)
+{
+	struct event e;
+	bool fail;
+	unsigned copies, i;
+
+	if (n->dsnap == NULL || n->dsnap->index != m->snap_index ||
+	    n->dsnap->term != m->snap_term) {
+		sim_fail(s, "Snapshot (send)", "node %" PRIu64 " sent snapshot "
+		    "%" PRIu64 "/%" PRIu64 " but its durable snapshot is %"
+		    PRIu64 "/%" PRIu64, n->id, m->snap_index, m->snap_term,
+		    n->dsnap ? n->dsnap->index : 0,
+		    n->dsnap ? n->dsnap->term : 0);
+		return;
+	}
+	fail = (s->cfg.filter != NULL &&
+	    s->cfg.filter(s->cfg.filter_ctx, m) == SIM_DROP) ||
+	    !sim_linked(s, m->from, m->to) ||
+	    sim_rng_chance(&s->rng, s->cfg.drop_permille) ||
+	    sim_rng_chance(&s->rng, s->cfg.snapshot_fail_permille);
+	memset(&e, 0, sizeof(e));
+	e.node = m->to;
+	e.sender = n->id;
+	e.sender_incarnation = n->incarnation;
+	e.time = s->now + sim_rng_range(&s->rng, s->cfg.delay_min,
+	    s->cfg.delay_max) + sim_rng_range(&s->rng, 0,
+	    s->cfg.snapshot_delay);
+	if (fail) {
+		evrec(s, ER_DROP, m->type, m->from, m->to, m->term,
+		    m->snap_index, 0, 0);
+		e.kind = EV_SNAP_DONE;
+		heap_push(s, &e);
+		return;
+	}
+	evrec(s, ER_SEND, m->type, m->from, m->to, m->term, m->snap_index, 0,
+	    m->snap_term);
+	copies = sim_rng_chance(&s->rng, s->cfg.dup_permille) ? 2 : 1;
+	for (i = 0; i < copies; i++) {
+		e.kind = EV_DELIVER;
+		e.msg = msg_clone(m);
+		e.image = snap_clone(n->dsnap);
+		e.report = i == 0;
+		e.time += i;
+		heap_push(s, &e);
+	}
 }
 
 /* Sends m from n into the network (m is borrowed; copies are queued). */
@@ -692,6 +988,10 @@ net_send(struct sim *s, struct sim_node *n, const struct raft_msg *m)
 			bytes += m->entries[i].len;
 		if (bytes > s->max_app_bytes)
 			s->max_app_bytes = bytes;
+	}
+	if (m->type == RAFT_MSG_SNAPSHOT) {
+		snap_send(s, n, m);
+		return;
 	}
 	if (s->cfg.filter != NULL &&
 	    s->cfg.filter(s->cfg.filter_ctx, m) == SIM_DROP) {
@@ -731,6 +1031,8 @@ write_free(struct write *w)
 		free(w->entries[i].data);
 	for (i = 0; i < w->n_held; i++)
 		free(w->held[i]);
+	free(w->install);
+	free(w->taken);
 	free(w->entries);
 	free(w->held);
 	free(w);
@@ -751,11 +1053,21 @@ disk_complete(struct sim *s, struct sim_node *n)
 	n->wq_head = w->next;
 	if (n->wq_head == NULL)
 		n->wq_tail = NULL;
+	if (w->install != NULL) {
+		install_durable(s, n, w->install);
+		w->install = NULL;
+	}
 	if (w->n > 0) {
 		if (w->first < 1 || w->first > n->dlast + 1) {
 			sim_fail(s, "Log contiguity", "node %" PRIu64 " wrote "
 			    "entries from %" PRIu64 " onto a durable log ending"
 			    " at %" PRIu64, n->id, w->first, n->dlast);
+			write_free(w);
+			return;
+		}
+		if (w->first < n->dfirst) {
+			sim_fail(s, "Log contiguity", "node %" PRIu64 " rewrote "
+			    "compacted index %" PRIu64, n->id, w->first);
 			write_free(w);
 			return;
 		}
@@ -787,6 +1099,10 @@ disk_complete(struct sim *s, struct sim_node *n)
 	    n->dhs.commit);
 	for (i = 0; i < w->n_held && !s->failed; i++)
 		net_send(s, n, w->held[i]);
+	if (w->taken != NULL && !s->failed) {
+		snapshot_durable(s, n, w->taken);
+		w->taken = NULL;
+	}
 	if (w->has_hs || w->n > 0) {
 		if (w->n > 0)
 			raft_persisted(n->r, w->first + w->n - 1,
@@ -864,7 +1180,7 @@ ready_entries(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 			    n->qhs.vote, rd->hs.term, rd->hs.vote);
 	}
 	if (!rd->hs_changed && !rd->commit_changed && rd->n_entries == 0 &&
-	    rd->n_msgs_after_persist == 0)
+	    rd->n_msgs_after_persist == 0 && !rd->install_snapshot)
 		return NULL;
 	w = sim_xcalloc(1, sizeof(*w));
 	if (rd->hs_changed || rd->commit_changed) {
@@ -937,6 +1253,8 @@ ready_apply(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 			    "term %" PRIu64 " is committed there", n->id,
 			    e->index, e->term, ci->term);
 		n->applied = e->index;
+		n->sm_state = sm_next(n->sm_state, e->type, e->data, e->len);
+		state_check(s, n, e->index, n->sm_state, "applied");
 	}
 }
 
@@ -977,23 +1295,51 @@ ready_reads(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 	}
 }
 
+/* Queues w on n's disk; it completes after a seeded latency, in order. */
+static void
+queue_write(struct sim *s, struct sim_node *n, struct write *w)
+{
+	struct event e;
+
+	if (n->wq_tail != NULL)
+		n->wq_tail->next = w;
+	else
+		n->wq_head = w;
+	n->wq_tail = w;
+	memset(&e, 0, sizeof(e));
+	e.kind = EV_DISK;
+	e.node = n->id;
+	e.incarnation = n->incarnation;
+	e.time = s->now + sim_rng_range(&s->rng, 0, s->cfg.disk_max);
+	if (e.time < n->wq_done_time)
+		e.time = n->wq_done_time;
+	n->wq_done_time = e.time;
+	heap_push(s, &e);
+}
+
 /* Carries out one Ready batch of n in the contract's order. */
 static void
 handle_ready(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 {
+	struct sim_snap *img = NULL;
 	struct write *w;
 	struct event e;
 	size_t i;
 
+	if (rd->install_snapshot &&
+	    (img = install_begin(s, n, rd)) == NULL)
+		return;
 	w = ready_entries(s, n, rd);
 	if (s->failed) {
 		if (w != NULL)
 			write_free(w);
+		free(img);
 		return;
 	}
 	for (i = 0; i < rd->n_msgs && !s->failed; i++)
 		net_send(s, n, &rd->msgs[i]);
 	if (w != NULL) {
+		w->install = img;
 		if (rd->n_msgs_after_persist > 0) {
 			w->held = sim_xcalloc(rd->n_msgs_after_persist,
 			    sizeof(*w->held));
@@ -1002,23 +1348,54 @@ handle_ready(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 				    msg_clone(&rd->msgs_after_persist[i]);
 			w->n_held = rd->n_msgs_after_persist;
 		}
-		if (n->wq_tail != NULL)
-			n->wq_tail->next = w;
-		else
-			n->wq_head = w;
-		n->wq_tail = w;
+		queue_write(s, n, w);
+	}
+	if (img != NULL &&
+	    sim_rng_chance(&s->rng, s->cfg.install_crash_permille)) {
+		/* Crash before or after the install is durable. */
 		memset(&e, 0, sizeof(e));
-		e.kind = EV_DISK;
+		e.kind = EV_CRASH;
 		e.node = n->id;
 		e.incarnation = n->incarnation;
-		e.time = s->now + sim_rng_range(&s->rng, 0, s->cfg.disk_max);
-		if (e.time < n->wq_done_time)
-			e.time = n->wq_done_time;
-		n->wq_done_time = e.time;
+		e.time = s->now + sim_rng_range(&s->rng, 0, s->cfg.disk_max +
+		    SIM_UNITS_PER_TICK);
 		heap_push(s, &e);
 	}
 	ready_apply(s, n, rd);
 	ready_reads(s, n, rd);
+}
+
+/*
+ * Takes a snapshot of n's state machine once snapshot_every entries were
+ * applied since the last one; it is written in order with the log.
+ */
+static void
+maybe_snapshot(struct sim *s, struct sim_node *n)
+{
+	struct sim_snap *img;
+	struct write *w;
+	int rc;
+
+	if (s->failed || !n->alive || s->cfg.snapshot_every == 0 ||
+	    n->applied < n->snap_taken + s->cfg.snapshot_every)
+		return;
+	img = sim_xcalloc(1, sizeof(*img));
+	img->index = n->applied;
+	img->term = n->mlog[n->applied].term;
+	img->chain = n->mlog[n->applied].chain;
+	img->state = n->sm_state;
+	rc = raft_cluster_at(n->r, n->applied, &img->cluster);
+	if (rc != 0) {
+		sim_fail(s, "Snapshot (local)", "raft_cluster_at(%" PRIu64
+		    ") on node %" PRIu64 " returned %s", n->applied, n->id,
+		    raft_strerror(rc));
+		free(img);
+		return;
+	}
+	n->snap_taken = n->applied;
+	w = sim_xcalloc(1, sizeof(*w));
+	w->taken = img;
+	queue_write(s, n, w);
 }
 
 /* Drains every Ready batch of n. */
@@ -1117,33 +1494,48 @@ node_after(struct sim *s, struct sim_node *n)
 {
 	node_drain(s, n);
 	node_check(s, n);
+	maybe_snapshot(s, n);
 }
 
 /* ------------------------------------------------------------------ */
 /* Node lifecycle.                                                     */
 
-/* Starts n's core from its durable state only. */
+/*
+ * Starts n's core from its durable state only: the snapshot, if any, and
+ * the log after it.
+ */
 static int
 node_start(struct sim *s, struct sim_node *n)
 {
 	struct raft_entry *ents;
 	struct raft_restore rs;
 	struct raft_status st;
-	raft_index_t i;
+	raft_index_t i, base = n->dsnap != NULL ? n->dsnap->index : 0;
 	int rc;
 
-	ents = sim_xcalloc(n->dlast, sizeof(*ents));
-	for (i = 1; i <= n->dlast; i++) {
-		ents[i - 1].index = i;
-		ents[i - 1].term = n->dlog[i].term;
-		ents[i - 1].type = n->dlog[i].type;
-		ents[i - 1].len = n->dlog[i].len;
-		ents[i - 1].data = n->dlog[i].data;
+	if (n->dlast < base || n->dfirst > base + 1) {
+		sim_fail(s, "Restart", "node %" PRIu64 " has snapshot %" PRIu64
+		    " but durable entries %" PRIu64 "..%" PRIu64, n->id, base,
+		    n->dfirst, n->dlast);
+		return -1;
+	}
+	ents = sim_xcalloc(n->dlast - base, sizeof(*ents));
+	for (i = base + 1; i <= n->dlast; i++) {
+		ents[i - base - 1].index = i;
+		ents[i - base - 1].term = n->dlog[i].term;
+		ents[i - base - 1].type = n->dlog[i].type;
+		ents[i - base - 1].len = n->dlog[i].len;
+		ents[i - base - 1].data = n->dlog[i].data;
 	}
 	memset(&rs, 0, sizeof(rs));
 	rs.hs = n->dhs;
 	rs.entries = ents;
-	rs.n_entries = n->dlast;
+	rs.n_entries = n->dlast - base;
+	if (n->dsnap != NULL) {
+		rs.snapshot_index = n->dsnap->index;
+		rs.snapshot_term = n->dsnap->term;
+		rs.snapshot_cluster = &n->dsnap->cluster;
+	}
 	rc = raft_new(&n->cfg, &rs, &n->r);
 	free(ents);
 	if (rc != 0) {
@@ -1165,13 +1557,20 @@ node_start(struct sim *s, struct sim_node *n)
 	}
 	n->mlast = n->dlast;
 	raft_get_status(n->r, &st);
-	if (st.commit < n->dhs.commit || st.term != n->dhs.term) {
+	if (st.commit < n->dhs.commit || st.term != n->dhs.term ||
+	    st.commit < base || st.applied != base) {
 		sim_fail(s, "Restart", "node %" PRIu64 " restarted at term %"
-		    PRIu64 " commit %" PRIu64 " from durable term %" PRIu64
-		    " commit %" PRIu64, n->id, st.term, st.commit, n->dhs.term,
-		    n->dhs.commit);
+		    PRIu64 " commit %" PRIu64 " applied %" PRIu64 " from "
+		    "durable term %" PRIu64 " commit %" PRIu64 " snapshot %"
+		    PRIu64, n->id, st.term, st.commit, st.applied, n->dhs.term,
+		    n->dhs.commit, base);
 		return -1;
 	}
+	/* The state machine restarts from the snapshot image. */
+	n->sm_state = n->dsnap != NULL ? n->dsnap->state : 0;
+	n->snap_taken = base;
+	if (base > 0)
+		state_check(s, n, base, n->sm_state, "restarted with");
 	n->applied = st.applied;
 	n->commit = 0;
 	n->role = RAFT_FOLLOWER;
@@ -1200,6 +1599,8 @@ sim_crash(struct sim *s, raft_id_t id)
 		write_free(w);
 	}
 	n->wq_tail = NULL;
+	n->held_done = 0;
+	rx_clear(n);
 	for (i = 0; i < s->n_reads; i++)
 		if (s->reads[i].node == id && !s->reads[i].done) {
 			s->reads[i].done = true;
@@ -1339,6 +1740,7 @@ sim_new(const struct sim_config *cfg, struct sim **out, char *err,
 		n->dhs.term = 1;
 		n->dhs.vote = 0;
 		n->dhs.commit = 1;
+		n->dfirst = 1;
 	}
 	for (i = 1; i <= cfg->nodes; i++) {
 		if (node_start(s, &s->nodes[i]) != 0) {
@@ -1373,6 +1775,8 @@ sim_free(struct sim *s)
 
 		if (n->alive)
 			sim_crash(s, n->id);
+		rx_clear(n);
+		free(n->dsnap);
 		for (i = 0; i < n->dcap; i++)
 			free(n->dlog[i].data);
 		free(n->dlog);
@@ -1381,6 +1785,7 @@ sim_free(struct sim *s)
 	while (s->n_heap > 0) {
 		heap_pop(s, &e);
 		free(e.msg);
+		free(e.image);
 	}
 	free(s->heap);
 	for (i = 0; i < s->cap_idx; i++)
@@ -1395,6 +1800,18 @@ sim_free(struct sim *s)
 /* ------------------------------------------------------------------ */
 /* Running.                                                            */
 
+/* Tells the sender of a snapshot transfer how it ended, if still alive. */
+static void
+snap_report(struct sim *s, struct event *e, bool ok)
+{
+	struct sim_node *sender = &s->nodes[e->sender];
+
+	if (!sender->alive || sender->incarnation != e->sender_incarnation)
+		return;
+	raft_report_snapshot(sender->r, e->node, ok);
+	node_after(s, sender);
+}
+
 /* Carries out one queued event. */
 static void
 run_event(struct sim *s, struct event *e)
@@ -1405,28 +1822,58 @@ run_event(struct sim *s, struct event *e)
 	int rc;
 
 	s->now = e->time;
-	if (e->kind == EV_DISK) {
+	switch (e->kind) {
+	case EV_DISK:
 		if (n->alive && e->incarnation == n->incarnation) {
+			if (n->disk_held) {
+				n->held_done++;
+				return;
+			}
 			disk_complete(s, n);
 			node_after(s, n);
 		}
 		return;
+	case EV_SNAP_DONE:
+		snap_report(s, e, false);
+		return;
+	case EV_CRASH:
+		if (n->alive && e->incarnation == n->incarnation &&
+		    s->cfg.install_crash_permille > 0) {
+			sim_note(s, "crash node %" PRIu64 " around its snapshot "
+			    "install", n->id);
+			sim_crash(s, n->id);
+		}
+		return;
+	case EV_DELIVER:
+		break;
 	}
 	if (!n->alive || !sim_linked(s, e->msg->from, e->msg->to)) {
 		evrec(s, ER_LOST, e->msg->type, e->msg->from, e->msg->to,
 		    e->msg->term, 0, 0, 0);
 		free(e->msg);
+		if (e->image != NULL) {
+			free(e->image);
+			if (e->report)
+				snap_report(s, e, false);
+		}
 		return;
 	}
 	evrec(s, ER_DELIVER, e->msg->type, e->msg->from, e->msg->to,
-	    e->msg->term, e->msg->prev_index, e->msg->n_entries,
-	    e->msg->commit);
+	    e->msg->term, e->image != NULL ? e->msg->snap_index :
+	    e->msg->prev_index, e->msg->n_entries, e->msg->commit);
+	if (e->image != NULL) {
+		/* The received file, kept until an install names it. */
+		e->msg->snap_cluster = &e->image->cluster;
+		rx_store(n, e->image);
+	}
 	before_term = n->term;
 	rc = raft_step(n->r, e->msg);
 	if (rc != 0 && rc != -RAFT_EINVAL)
 		sim_fail(s, "Core", "raft_step() on node %" PRIu64 " returned "
 		    "%s", n->id, raft_strerror(rc));
 	node_after(s, n);
+	if (e->image != NULL && e->report && !s->failed)
+		snap_report(s, e, true);
 	if (!s->failed && (e->msg->type == RAFT_MSG_PREVOTE ||
 	    (e->msg->type == RAFT_MSG_PREVOTE_RESP && !e->msg->reject))) {
 		raft_get_status(n->r, &after);
@@ -1596,6 +2043,44 @@ sim_set_delay(struct sim *s, unsigned lo, unsigned hi)
 	s->cfg.delay_max = hi < s->cfg.delay_min ? s->cfg.delay_min : hi;
 }
 
+/* Changes the snapshot period and the entries compaction keeps. */
+void
+sim_set_snapshots(struct sim *s, unsigned every, unsigned keep)
+{
+	s->cfg.snapshot_every = every;
+	s->cfg.snapshot_keep = keep;
+}
+
+/* Changes the chance of failed transfers and of crashes during installs. */
+void
+sim_set_snapshot_faults(struct sim *s, unsigned fail_permille,
+    unsigned crash_permille)
+{
+	s->cfg.snapshot_fail_permille = fail_permille;
+	s->cfg.install_crash_permille = crash_permille;
+}
+
+/* Holds a node's disk writes, or releases every held completion. */
+void
+sim_hold_disk(struct sim *s, raft_id_t id, bool hold)
+{
+	struct sim_node *n;
+	struct event e;
+
+	if (id < 1 || id > s->cfg.nodes)
+		return;
+	n = &s->nodes[id];
+	n->disk_held = hold;
+	for (; !hold && n->held_done > 0; n->held_done--) {
+		memset(&e, 0, sizeof(e));
+		e.kind = EV_DISK;
+		e.node = id;
+		e.incarnation = n->incarnation;
+		e.time = s->now;
+		heap_push(s, &e);
+	}
+}
+
 /* Installs (or removes, with NULL) the message filter. */
 void
 sim_set_filter(struct sim *s, sim_filter_fn *fn, void *ctx)
@@ -1707,6 +2192,19 @@ sim_deliver(struct sim *s, const struct raft_msg *m)
 	n = &s->nodes[m->to];
 	evrec(s, ER_DELIVER, m->type, m->from, m->to, m->term, m->prev_index,
 	    m->n_entries, m->commit);
+	if (m->type == RAFT_MSG_SNAPSHOT && m->snap_cluster != NULL) {
+		struct sim_snap *img = sim_xcalloc(1, sizeof(*img));
+		struct cinfo *ci = cinfo_at(s, m->snap_index);
+
+		img->index = m->snap_index;
+		img->term = m->snap_term;
+		img->chain = ci->committed ? ci->chain :
+		    chain_hash(0x5eed, m->snap_term, m->snap_index);
+		img->state = ci->state_known ? ci->state :
+		    chain_hash(0x57a7e, m->snap_term, m->snap_index);
+		img->cluster = *m->snap_cluster;
+		rx_store(n, img);
+	}
 	rc = raft_step(n->r, m);
 	node_after(s, n);
 	return rc;
@@ -1808,6 +2306,23 @@ sim_durable_hs(const struct sim *s, raft_id_t id, struct raft_hard_state *hs)
 	memset(hs, 0, sizeof(*hs));
 	if (id >= 1 && id <= s->cfg.nodes)
 		*hs = s->nodes[id].dhs;
+}
+
+/* Returns the index of a node's durable snapshot, or 0. */
+raft_index_t
+sim_snapshot_index(const struct sim *s, raft_id_t id)
+{
+	if (id < 1 || id > s->cfg.nodes || s->nodes[id].dsnap == NULL)
+		return 0;
+	return s->nodes[id].dsnap->index;
+}
+
+/* Counts snapshots made durable: taken locally, and installed. */
+void
+sim_snapshot_counts(const struct sim *s, uint64_t *taken, uint64_t *installed)
+{
+	*taken = s->snaps_taken;
+	*installed = s->snaps_installed;
 }
 
 /* Counts messages sent of one type (0: all types). */
@@ -1957,11 +2472,14 @@ sim_dump(const struct sim *s, FILE *fp)
 		raft_get_status(n->r, &st);
 		fprintf(fp, "#  n%u %-12s term %" PRIu64 " vote %" PRIu64
 		    " leader %" PRIu64 " commit %" PRIu64 " applied %" PRIu64
-		    " log %" PRIu64 "/%" PRIu64 " persisted %" PRIu64
+		    " snap %" PRIu64 "/%" PRIu64 " log %" PRIu64 "..%" PRIu64
+		    "/%" PRIu64 " persisted %" PRIu64
 		    " durable %" PRIu64 " (term %" PRIu64 " vote %" PRIu64
 		    " commit %" PRIu64 ") links", i, raft_role_name(st.role),
 		    st.term, st.vote, st.leader, st.commit, n->applied,
-		    st.last_index, st.last_term, st.persisted, n->dlast,
+		    st.snapshot_index, sim_snapshot_index(s, i),
+		    st.first_index, st.last_index, st.last_term,
+		    st.persisted, n->dlast,
 		    n->dhs.term, n->dhs.vote, n->dhs.commit);
 		for (k = 1; k <= s->cfg.nodes; k++)
 			if (k != i && s->link[i][k])

@@ -85,6 +85,21 @@ struct sim_config {
 	 * off the check that a committed index is durable on a quorum.
 	 */
 	bool		 forged_acks;
+
+	/*
+	 * Snapshots (0: never).  Each node snapshots its state machine every
+	 * snapshot_every applied entries: the image is written to disk with
+	 * the disk's latency, in order with the log writes, and then
+	 * raft_compact() keeps snapshot_keep trailing entries.
+	 */
+	unsigned	 snapshot_every;
+	unsigned	 snapshot_keep;
+	/* Extra transfer time of a snapshot, in time units. */
+	unsigned	 snapshot_delay;
+	/* A transfer fails (raft_report_snapshot(false)) with this chance. */
+	unsigned	 snapshot_fail_permille;
+	/* A node installing a snapshot crashes around its write this often. */
+	unsigned	 install_crash_permille;
 };
 
 struct sim;	/* opaque */
@@ -138,6 +153,17 @@ void		 sim_set_loss(struct sim *s, unsigned drop_permille,
 		    unsigned dup_permille);
 void		 sim_set_delay(struct sim *s, unsigned lo, unsigned hi);
 void		 sim_set_filter(struct sim *s, sim_filter_fn *fn, void *ctx);
+/* Changes the snapshot period and the entries compaction keeps. */
+void		 sim_set_snapshots(struct sim *s, unsigned every,
+		    unsigned keep);
+/* Changes the chance of failed transfers and of crashes during installs. */
+void		 sim_set_snapshot_faults(struct sim *s, unsigned fail_permille,
+		    unsigned crash_permille);
+/*
+ * Holds id's disk writes (hold) so that none completes, or releases them
+ * all (in order, at once).  Crashing loses held writes.
+ */
+void		 sim_hold_disk(struct sim *s, raft_id_t id, bool hold);
 
 /* Crashes id: its core, unwritten disk writes and held messages are lost. */
 int		 sim_crash(struct sim *s, raft_id_t id);
@@ -168,7 +194,12 @@ int		 sim_read(struct sim *s, raft_id_t id, uint64_t *ctx);
 /* Fills the outcome of read ctx: returns false while unanswered. */
 bool		 sim_read_result(const struct sim *s, uint64_t ctx, bool *ok,
 		    raft_index_t *index);
-/* Delivers m to its m->to at once; returns raft_step()'s result. */
+/*
+ * Delivers m to its m->to at once; returns raft_step()'s result.  A
+ * RAFT_MSG_SNAPSHOT (with snap_cluster set) arrives as a received image
+ * of that index, term and configuration, whose state is the committed
+ * state at that index when one is known.
+ */
 int		 sim_deliver(struct sim *s, const struct raft_msg *m);
 
 /* ---- Introspection. ---- */
@@ -192,6 +223,11 @@ raft_index_t	 sim_applied(const struct sim *s, raft_id_t id);
 raft_index_t	 sim_durable_last(const struct sim *s, raft_id_t id);
 void		 sim_durable_hs(const struct sim *s, raft_id_t id,
 		    struct raft_hard_state *hs);
+/* Index of id's durable snapshot (0: none). */
+raft_index_t	 sim_snapshot_index(const struct sim *s, raft_id_t id);
+/* Snapshots made durable by nodes: taken locally, and installed. */
+void		 sim_snapshot_counts(const struct sim *s, uint64_t *taken,
+		    uint64_t *installed);
 /* Messages of a type sent since the last sim_reset_counts() (0 = all). */
 uint64_t	 sim_msg_count(const struct sim *s, int type);
 /* Reject responses (APPEND_RESP with reject) sent by from. */

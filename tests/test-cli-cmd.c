@@ -45,6 +45,11 @@ test_lookup(struct tap *t)
 	    NULL && strstr(err, "list") != NULL, "and lists leader and list: "
 	    "%s", err);
 	ok(t, strstr(err, "put") == NULL, "but not put");
+	ce = cmd_find("sn", err, sizeof(err));
+	ok(t, ce == &cmd_snapshot_entry, "sn is snapshot");
+	ce = cmd_find("s", err, sizeof(err));
+	ok(t, ce == NULL && strstr(err, "snapshot") != NULL &&
+	    strstr(err, "status") != NULL, "s is snapshot or status: %s", err);
 	ce = cmd_find("frobnicate", err, sizeof(err));
 	ok(t, ce == NULL && strstr(err, "unknown") != NULL, "unknown: %s",
 	    err);
@@ -113,6 +118,21 @@ test_parse(struct tap *t)
 	is_int(t, rc, CMD_USAGE, "a flag takes no value");
 	lexer_free(&w);
 
+	rc = parse_line("snapshot save --stale --wait 30s f.snap", &w, &args,
+	    err, sizeof(err));
+	is_int(t, rc, 0, "snapshot save --stale --wait 30s FILE parses");
+	ok(t, cmd_value(&args, "stale") != NULL, "--stale set");
+	is_str(t, cmd_value(&args, "wait"), "30s", "--wait 30s");
+	is_str(t, args.argc == 2 ? args.argv[1]->data : "", "f.snap", "FILE");
+	cmd_args_free(&args);
+	lexer_free(&w);
+
+	rc = parse_line("snapshot save", &w, &args, err, sizeof(err));
+	is_int(t, rc, CMD_USAGE, "snapshot save without FILE");
+	ok(t, strstr(err, "usage: snapshot save FILE | info FILE") != NULL,
+	    "with the usage: %s", err);
+	lexer_free(&w);
+
 	rc = parse_line("l x", &w, &args, err, sizeof(err));
 	is_int(t, rc, CMD_USAGE, "ambiguous command is a usage error");
 	lexer_free(&w);
@@ -172,6 +192,21 @@ test_completion(struct tap *t)
 	free_matches(m);
 	m = shell_completions("get --r", "--r", 4);
 	ok(t, m != NULL && strcmp(m[0], "--raw") == 0, "common options too");
+	free_matches(m);
+	m = shell_completions("snapshot s", "s", 9);
+	ok(t, m != NULL && strcmp(m[0], "save") == 0 && m[1] == NULL,
+	    "snapshot s completes to save");
+	free_matches(m);
+	m = shell_completions("snapshot ", "", 9);
+	ok(t, m != NULL && m[1] != NULL && m[2] != NULL && m[3] == NULL,
+	    "snapshot offers save and info");
+	free_matches(m);
+	m = shell_completions("snapshot save --st", "--st", 14);
+	ok(t, m != NULL && strcmp(m[0], "--stale") == 0 && m[1] == NULL,
+	    "snapshot save --st completes to --stale");
+	free_matches(m);
+	m = shell_completions("get s", "s", 4);
+	ok(t, m == NULL, "get takes no words");
 	free_matches(m);
 	m = shell_completions("zz", "zz", 0);
 	ok(t, m == NULL, "nothing for zz");

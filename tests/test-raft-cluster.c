@@ -1,7 +1,7 @@
 /*
  * test-raft-cluster.c -- the classic Raft scenarios on the simulator:
  * elections, agreement, persistence, fast backup, message counts,
- * Figure 8 and churn.  The simulator checks the safety invariants after
+ * Figure 8, churn, and catching up through snapshots.  The simulator checks the safety invariants after
  * every step; each test adds the assertion its scenario is about.
  */
 #include "config.h"
@@ -35,8 +35,6 @@ static struct sim *
 cluster_tweaked(unsigned n, uint64_t seed, sim_tweak_fn *tweak)
 {
 	struct sim_config cfg;
-	struct sim *s;
-	char err[256];
 
 	sim_config_defaults(&cfg);
 	cfg.nodes = n;
@@ -49,11 +47,7 @@ cluster_tweaked(unsigned n, uint64_t seed, sim_tweak_fn *tweak)
 	cfg.delay_max = 5;
 	cfg.disk_max = 5;
 	cfg.tweak = tweak;
-	if (sim_new(&cfg, &s, err, sizeof(err)) != 0) {
-		printf("Bail out! %s\n", err);
-		exit(1);
-	}
-	return s;
+	return sim_or_bail(&cfg);
 }
 
 /* Creates a simulator with n nodes, default options, reliable network. */
@@ -579,6 +573,203 @@ test_churn(struct tap *t)
 	sim_free(s);
 }
 
+/* Creates a 3-node simulator that snapshots every few applied entries. */
+static struct sim *
+snap_cluster(uint64_t seed, unsigned every, unsigned keep, unsigned delay)
+{
+	struct sim_config cfg;
+
+	sim_config_defaults(&cfg);
+	cfg.seed = seed;
+	cfg.election_min = ELECTION;
+	cfg.election_max = 2 * ELECTION;
+	cfg.heartbeat_min = 2;
+	cfg.heartbeat_max = 2;
+	cfg.delay_max = 5;
+	cfg.disk_max = 5;
+	cfg.snapshot_every = every;
+	cfg.snapshot_keep = keep;
+	cfg.snapshot_delay = delay;
+	return sim_or_bail(&cfg);
+}
+
+/* Proposes n entries on the leader, a tick apart, tagged with tag. */
+static void
+propose_many(struct sim *s, unsigned n, const char *tag)
+{
+	char data[48];
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(data, sizeof(data), "%s-%u", tag, i);
+		propose(s, data, NULL);
+		sim_tick(s);
+	}
+}
+
+/* sim_run_until() predicate: node *ctx applied the highest commit. */
+static bool
+caught_up(struct sim *s, void *ctx)
+{
+	raft_id_t id = *(raft_id_t *)ctx;
+
+	return sim_alive(s, id) && sim_applied(s, id) == sim_commit_max(s);
+}
+
+/* A follower left behind the leader's compaction catches up by snapshot. */
+static void
+test_snapshot_catch_up(struct tap *t)
+{
+	struct sim *s = snap_cluster(41, 5, 2, 0);
+	struct raft_status lst, fst;
+	uint64_t taken, installed;
+	raft_id_t leader, f;
+
+	leader = sim_wait_leader(s, BOUND);
+	f = leader % 3 + 1;
+	sim_isolate(s, f);
+	propose_many(s, 40, "behind");
+	sim_run(s, 10);
+	sim_status(s, leader, &lst);
+	sim_status(s, f, &fst);
+	ok(t, lst.first_index > fst.last_index + 1 && lst.snapshot_index ==
+	    sim_snapshot_index(s, leader), "catch up: the leader compacted "
+	    "past the follower (first index %" PRIu64 ", follower at %" PRIu64
+	    ")", lst.first_index, fst.last_index);
+	sim_reset_counts(s);
+	sim_heal(s);
+	ok(t, sim_run_until(s, caught_up, &f, BOUND) == 1,
+	    "catch up: the follower applies the highest commit");
+	sim_snapshot_counts(s, &taken, &installed);
+	ok(t, sim_msg_count(s, RAFT_MSG_SNAPSHOT) >= 1 && installed >= 1 &&
+	    sim_snapshot_index(s, f) > fst.last_index, "catch up: through a "
+	    "snapshot (%" PRIu64 " sent, %" PRIu64 " installed)",
+	    sim_msg_count(s, RAFT_MSG_SNAPSHOT), installed);
+	propose_many(s, 5, "after");
+	ok(t, sim_run_until(s, caught_up, &f, BOUND) == 1,
+	    "catch up: replication continues after the install");
+	no_violation(t, s, "snapshot catch up");
+	sim_free(s);
+}
+
+/* Compaction keeps trailing entries: a short lag needs no snapshot. */
+static void
+test_snapshot_keep(struct tap *t)
+{
+	struct sim *s = snap_cluster(42, 5, 30, 0);
+	struct raft_status lst, fst;
+	raft_id_t leader, f;
+
+	leader = sim_wait_leader(s, BOUND);
+	f = leader % 3 + 1;
+	propose_many(s, 20, "before");
+	sim_run(s, 10);
+	sim_isolate(s, f);
+	propose_many(s, 20, "short");
+	sim_run(s, 10);
+	sim_status(s, leader, &lst);
+	sim_status(s, f, &fst);
+	ok(t, lst.snapshot_index > fst.last_index &&
+	    lst.first_index <= fst.last_index + 1 &&
+	    lst.first_index + 30 == lst.snapshot_index + 1, "keep: the leader "
+	    "snapshotted at %" PRIu64 " past the follower (%" PRIu64 ") but "
+	    "keeps 30 entries from %" PRIu64, lst.snapshot_index,
+	    fst.last_index, lst.first_index);
+	sim_reset_counts(s);
+	sim_heal(s);
+	ok(t, sim_run_until(s, caught_up, &f, BOUND) == 1 &&
+	    sim_msg_count(s, RAFT_MSG_SNAPSHOT) == 0, "keep: the follower "
+	    "catches up from the log, without a snapshot");
+	no_violation(t, s, "snapshot keep");
+	sim_free(s);
+}
+
+/* True if leader sees peer f waiting for a snapshot. */
+static bool
+snapshotting(struct sim *s, raft_id_t leader, raft_id_t f)
+{
+	struct raft_peer_status p;
+
+	return leader_peer(s, leader, f, &p) && p.snapshotting;
+}
+
+/* A follower crashing during its install is sent the snapshot again. */
+static void
+test_snapshot_install_crash(struct tap *t)
+{
+	struct sim *s = snap_cluster(43, 5, 0, 100);
+	struct raft_status fst;
+	raft_id_t leader, f;
+	unsigned i;
+
+	leader = sim_wait_leader(s, BOUND);
+	f = leader % 3 + 1;
+	sim_isolate(s, f);
+	propose_many(s, 30, "crash");
+	sim_run(s, 10);
+	sim_heal(s);
+	/* The transfer takes 10 ticks: hold the disk once it started. */
+	for (i = 0; i < BOUND && !snapshotting(s, leader, f); i++)
+		sim_tick(s);
+	sim_hold_disk(s, f, true);
+	for (i = 0; i < BOUND; i++) {
+		sim_tick(s);
+		sim_status(s, f, &fst);
+		if (fst.snapshot_index > sim_snapshot_index(s, f))
+			break;
+	}
+	ok(t, fst.snapshot_index > sim_snapshot_index(s, f) &&
+	    fst.persisted < fst.snapshot_index, "install crash: the follower "
+	    "is installing snapshot %" PRIu64 ", not yet durable",
+	    fst.snapshot_index);
+	sim_crash(s, f);
+	sim_hold_disk(s, f, false);
+	sim_run(s, 3);
+	sim_restart(s, f);
+	sim_status(s, f, &fst);
+	ok(t, fst.snapshot_index == sim_snapshot_index(s, f) &&
+	    fst.last_index < sim_commit_max(s), "install crash: it restarts "
+	    "without it");
+	ok(t, sim_run_until(s, caught_up, &f, 4 * BOUND) == 1,
+	    "install crash: the leader sends it again and it catches up");
+	no_violation(t, s, "snapshot install crash");
+	sim_free(s);
+}
+
+/* Every node restarts from its snapshot: configuration and state hold. */
+static void
+test_snapshot_restart_all(struct tap *t)
+{
+	struct sim *s = snap_cluster(44, 4, 0, 0);
+	struct raft_status st;
+	raft_id_t i, leader;
+	bool from_snap = true;
+
+	sim_wait_leader(s, BOUND);
+	propose_many(s, 25, "restart");
+	sim_run(s, 20);
+	for (i = 1; i <= 3; i++)
+		sim_crash(s, i);
+	for (i = 1; i <= 3; i++) {
+		sim_restart(s, i);
+		sim_status(s, i, &st);
+		from_snap = from_snap && st.snapshot_index > 1 &&
+		    st.first_index > 2 && st.applied >= st.snapshot_index &&
+		    raft_get_cluster(sim_raft(s, i))->n == 3;
+	}
+	ok(t, from_snap, "restart all: each node restarts from a snapshot, "
+	    "its configuration from the snapshot alone");
+	leader = sim_wait_leader(s, BOUND);
+	ok(t, leader != 0, "restart all: a leader is elected");
+	propose_many(s, 3, "again");
+	sim_run(s, 20);
+	for (i = 1; i <= 3; i++)
+		from_snap = from_snap && caught_up(s, &i);
+	ok(t, from_snap, "restart all: every node applies the new entries");
+	no_violation(t, s, "snapshot restart all");
+	sim_free(s);
+}
+
 int
 main(void)
 {
@@ -596,5 +787,9 @@ main(void)
 	figure8(&t, false, 22);
 	figure8(&t, true, 23);
 	test_churn(&t);
+	test_snapshot_catch_up(&t);
+	test_snapshot_keep(&t);
+	test_snapshot_install_crash(&t);
+	test_snapshot_restart_all(&t);
 	return tap_done(&t);
 }

@@ -1,6 +1,7 @@
 /*
  * test-raft-features.c -- PreVote, leader stickiness, a node whose term ran
- * ahead, CheckQuorum, ReadIndex and bounded messages, on the simulator.
+ * ahead, CheckQuorum, ReadIndex, bounded messages, and the leader's side of
+ * compaction and InstallSnapshot, on the simulator.
  */
 #include "config.h"
 
@@ -41,7 +42,6 @@ cluster(unsigned n, uint64_t seed, struct bounds *b, struct watch *w)
 {
 	struct sim_config cfg;
 	struct sim *s;
-	char err[256];
 
 	sim_config_defaults(&cfg);
 	cfg.nodes = n;
@@ -60,10 +60,7 @@ cluster(unsigned n, uint64_t seed, struct bounds *b, struct watch *w)
 		cfg.filter = watch_filter;
 		cfg.filter_ctx = w;
 	}
-	if (sim_new(&cfg, &s, err, sizeof(err)) != 0) {
-		printf("Bail out! %s\n", err);
-		exit(1);
-	}
+	s = sim_or_bail(&cfg);
 	return s;
 }
 
@@ -75,6 +72,26 @@ term_of(struct sim *s, raft_id_t id)
 
 	sim_status(s, id, &st);
 	return st.term;
+}
+
+/* True once some node installed a snapshot it was sent. */
+static bool
+installed_on(struct sim *s, void *ctx)
+{
+	uint64_t taken, installed;
+
+	(void)ctx;
+	sim_snapshot_counts(s, &taken, &installed);
+	return installed > 0;
+}
+
+/* Predicate: node *ctx applied the highest commit. */
+static bool
+applied_all(struct sim *s, void *ctx)
+{
+	raft_id_t id = *(raft_id_t *)ctx;
+
+	return sim_applied(s, id) == sim_commit_max(s);
 }
 
 /* Predicate: the read in ctx was answered. */
@@ -345,6 +362,263 @@ test_bounds(struct tap *t)
 	sim_free(s);
 }
 
+/* What one leader sends one follower, counted by a filter. */
+struct flow {
+	raft_id_t	 from, to;
+	uint64_t	 snapshots;
+	uint64_t	 appends;	/* APPENDs that carry entries */
+	uint64_t	 heartbeats;
+	bool		 drop_snapshots;
+};
+
+/* Counts the messages of flow->from to flow->to. */
+static enum sim_verdict
+flow_filter(void *ctx, const struct raft_msg *m)
+{
+	struct flow *fl = ctx;
+
+	if (m->from != fl->from || m->to != fl->to)
+		return SIM_PASS;
+	if (m->type == RAFT_MSG_SNAPSHOT) {
+		fl->snapshots++;
+		return fl->drop_snapshots ? SIM_DROP : SIM_PASS;
+	}
+	if (m->type == RAFT_MSG_APPEND && m->n_entries > 0)
+		fl->appends++;
+	else if (m->type == RAFT_MSG_APPEND)
+		fl->heartbeats++;
+	return SIM_PASS;
+}
+
+/*
+ * A 3-node simulator that snapshots every 5 entries, whose snapshot
+ * transfers take up to delay more units, with a follower *f left behind
+ * the compaction of *leader (cut off for 30 entries), then healed.  fl
+ * counts what the leader sends it.
+ */
+static struct sim *
+lagging(uint64_t seed, unsigned delay, struct flow *fl, raft_id_t *leader,
+    raft_id_t *f)
+{
+	struct sim_config cfg;
+	struct sim *s;
+	char data[32];
+	unsigned i;
+
+	sim_config_defaults(&cfg);
+	cfg.seed = seed;
+	cfg.election_min = ELECTION;
+	cfg.election_max = 2 * ELECTION;
+	cfg.heartbeat_min = 2;
+	cfg.heartbeat_max = 2;
+	cfg.delay_max = 4;
+	cfg.disk_max = 4;
+	cfg.snapshot_every = 5;
+	cfg.snapshot_delay = delay;
+	memset(fl, 0, sizeof(*fl));
+	cfg.filter = flow_filter;
+	cfg.filter_ctx = fl;
+	s = sim_or_bail(&cfg);
+	*leader = sim_wait_leader(s, BOUND);
+	*f = *leader % 3 + 1;
+	sim_isolate(s, *f);
+	for (i = 0; i < 30; i++) {
+		snprintf(data, sizeof(data), "behind-%u", i);
+		sim_propose(s, *leader, data, NULL, NULL);
+		sim_tick(s);
+	}
+	sim_run(s, 10);
+	fl->from = *leader;
+	fl->to = *f;
+	sim_heal(s);
+	return s;
+}
+
+/* Runs until the leader switched f to a snapshot; fills its view of f. */
+static void
+wait_snapshotting(struct sim *s, raft_id_t leader, raft_id_t f,
+    struct raft_peer_status *p)
+{
+	unsigned i;
+
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < BOUND && !(leader_peer(s, leader, f, p) &&
+	    p->snapshotting); i++)
+		sim_tick(s);
+}
+
+/* raft_compact() and raft_cluster_at() validate their arguments. */
+static void
+test_compact_api(struct tap *t)
+{
+	struct sim *s = cluster(3, 51, NULL, NULL);
+	struct raft_cluster *c = malloc(sizeof(*c));
+	struct raft_status st, after;
+	struct raft_entry e;
+	struct raft *r;
+	raft_id_t leader, f;
+	unsigned i;
+	int rc;
+	char data[32];
+
+	leader = sim_wait_leader(s, BOUND);
+	for (i = 0; i < 20; i++) {
+		snprintf(data, sizeof(data), "api-%u", i);
+		sim_propose(s, leader, data, NULL, NULL);
+	}
+	sim_run(s, 20);
+	f = leader % 3 + 1;
+	r = sim_raft(s, f);
+	sim_status(s, f, &st);
+	ok(t, raft_compact(r, st.applied + 1, st.term, 0) == -RAFT_EINVAL,
+	    "compact: beyond the applied index is refused");
+	ok(t, raft_compact(r, 10, raft_term_at(r, 10) + 1, 0) == -RAFT_EINVAL,
+	    "compact: a wrong term is refused");
+	ok(t, raft_compact(r, 15, raft_term_at(r, 15), 3) == 0,
+	    "compact: at 15 keeping 3");
+	sim_status(s, f, &after);
+	ok(t, after.snapshot_index == 15 && after.snapshot_term ==
+	    raft_term_at(r, 15) && after.first_index == 13 &&
+	    after.last_index == st.last_index, "compact: snapshot 15, log from "
+	    "13 (got %" PRIu64 ")", after.first_index);
+	ok(t, raft_compact(r, 12, raft_term_at(r, 12), 0) == 0 &&
+	    raft_compact(r, 15, raft_term_at(r, 15), 0) == 0,
+	    "compact: older and equal snapshots are accepted");
+	sim_status(s, f, &st);
+	ok(t, st.snapshot_index == 15 && st.first_index == 13,
+	    "compact: ... and ignored");
+	rc = raft_compact(r, 18, raft_term_at(r, 18), 100);
+	raft_get_status(r, &st);
+	ok(t, rc == 0 && st.first_index == 13 && st.snapshot_index == 18,
+	    "compact: a large keep drops nothing");
+	ok(t, raft_cluster_at(r, 17, c) == -RAFT_EINVAL &&
+	    raft_cluster_at(r, st.last_index + 1, c) == -RAFT_EINVAL,
+	    "cluster at: below the snapshot or past the log is refused");
+	ok(t, raft_cluster_at(r, 18, c) == 0 && c->n == 3 &&
+	    raft_cluster_at(r, st.last_index, c) == 0 && c->n == 3,
+	    "cluster at: the configuration at the snapshot and at the end");
+	ok(t, !raft_get_entry(r, 11, &e) && raft_term_at(r, 11) == 0 &&
+	    raft_get_entry(r, 13, &e) && e.index == 13 &&
+	    raft_term_at(r, 12) != 0, "compact: entries before the first "
+	    "index are gone; the term before it is still known");
+	no_violation(t, s, "compact api");
+	sim_free(s);
+	free(c);
+}
+
+/*
+ * A peer in snapshot state gets heartbeats but no appends, and only one
+ * snapshot, however its heartbeat answers go; it leaves the state when it
+ * acknowledges the snapshot.
+ */
+static void
+test_snapshot_paused(struct tap *t)
+{
+	struct flow fl;
+	struct sim *s;
+	struct raft_peer_status p;
+	raft_id_t leader, f;
+	bool paused = true;
+	unsigned i;
+
+	/* The transfer takes 30..31 ticks. */
+	s = lagging(52, 300, &fl, &leader, &f);
+	wait_snapshotting(s, leader, f, &p);
+	ok(t, p.snapshotting && p.pending_snapshot > 0 &&
+	    p.pending_snapshot <= sim_snapshot_index(s, leader) &&
+	    fl.snapshots == 1, "paused: the lagging peer is switched to a "
+	    "snapshot of index %" PRIu64, p.pending_snapshot);
+	fl.appends = fl.heartbeats = 0;
+	for (i = 0; i < 20; i++) {
+		if (i % 4 == 0)
+			sim_propose(s, leader, "while-paused", NULL, NULL);
+		sim_tick(s);
+		paused = paused && leader_peer(s, leader, f, &p) && p.snapshotting;
+	}
+	ok(t, paused && fl.appends == 0 && fl.snapshots == 1,
+	    "paused: no appends and no second snapshot while it is on its "
+	    "way (%" PRIu64 " appends)", fl.appends);
+	ok(t, fl.heartbeats >= 5, "paused: heartbeats continue (%" PRIu64 ")",
+	    fl.heartbeats);
+	for (i = 0; i < BOUND && leader_peer(s, leader, f, &p) &&
+	    p.snapshotting; i++)
+		sim_tick(s);
+	sim_propose(s, leader, "after-install", NULL, NULL);
+	sim_run(s, 4);
+	ok(t, installed_on(s, NULL) && leader_peer(s, leader, f, &p) &&
+	    !p.snapshotting &&
+	    fl.appends > 0, "paused: once acknowledged, the peer replicates "
+	    "again");
+	ok(t, sim_run_until(s, applied_all, &f, BOUND) == 1,
+	    "paused: the follower catches up");
+	no_violation(t, s, "snapshot paused");
+	sim_free(s);
+}
+
+/* Delivered but not yet acknowledged: the peer stays paused. */
+static void
+test_snapshot_delivered(struct tap *t)
+{
+	struct flow fl;
+	struct sim *s;
+	struct raft_peer_status p;
+	raft_id_t leader, f;
+	bool paused = true;
+	unsigned i;
+
+	s = lagging(53, 30, &fl, &leader, &f);
+	wait_snapshotting(s, leader, f, &p);
+	sim_hold_disk(s, f, true);
+	fl.appends = 0;
+	for (i = 0; i < 3 * ELECTION / 2; i++) {
+		sim_tick(s);
+		paused = paused && leader_peer(s, leader, f, &p) && p.snapshotting;
+	}
+	ok(t, paused && fl.snapshots == 1 && fl.appends == 0,
+	    "delivered: waiting for the install to be durable, the peer stays "
+	    "paused");
+	sim_hold_disk(s, f, false);
+	ok(t, sim_run_until(s, applied_all, &f, BOUND) == 1 &&
+	    fl.snapshots == 1, "delivered: once durable it is acknowledged and "
+	    "the follower catches up");
+	no_violation(t, s, "snapshot delivered");
+	sim_free(s);
+}
+
+/* Failed transfers are retried, at most once per heartbeat interval. */
+static void
+test_snapshot_retry(struct tap *t)
+{
+	struct flow fl;
+	struct sim *s;
+	struct raft_peer_status p;
+	raft_id_t leader, f;
+	unsigned i, ticks = 40;
+
+	s = lagging(54, 0, &fl, &leader, &f);
+	fl.drop_snapshots = true;
+	for (i = 0; i < BOUND && fl.snapshots == 0; i++)
+		sim_tick(s);
+	fl.snapshots = 0;
+	for (i = 0; i < ticks; i++) {
+		/* Each proposal is a chance to resend: not taken at once. */
+		sim_propose(s, leader, "retry", NULL, NULL);
+		sim_tick(s);
+	}
+	ok(t, fl.snapshots >= ticks / 2 / 2 && fl.snapshots <= ticks / 2 + 1,
+	    "retry: %" PRIu64 " transfers in %u ticks, one per heartbeat "
+	    "interval at most", fl.snapshots, ticks);
+	ok(t, leader_peer(s, leader, f, &p) && sim_applied(s, f) <
+	    sim_commit_max(s), "retry: the follower is still behind");
+	raft_report_snapshot(sim_raft(s, leader), f, true);
+	raft_report_snapshot(sim_raft(s, leader), 99, false);
+	fl.drop_snapshots = false;
+	ok(t, sim_run_until(s, applied_all, &f, BOUND) == 1,
+	    "retry: once a transfer succeeds the follower catches up");
+	no_violation(t, s, "snapshot retry");
+	sim_free(s);
+}
+
 int
 main(void)
 {
@@ -356,5 +630,9 @@ main(void)
 	test_check_quorum(&t);
 	test_read_index(&t);
 	test_bounds(&t);
+	test_compact_api(&t);
+	test_snapshot_paused(&t);
+	test_snapshot_delivered(&t);
+	test_snapshot_retry(&t);
 	return tap_done(&t);
 }

@@ -1,8 +1,8 @@
 /*
  * test-raft-rules.c -- the rules of the Raft paper's Figure 2, one check
- * each, plus robustness against bad peers.  Node 1 of a simulator whose
- * links are all cut is fed hand-made messages (sim_deliver()); a filter
- * records what it answers.  The simulator's invariant checks stay on,
+ * each, plus robustness against bad peers and the follower's side of
+ * InstallSnapshot.  Node 1 of a simulator whose links are all cut is fed
+ * hand-made messages (sim_deliver()); a filter records what it answers.  The simulator's invariant checks stay on,
  * except the durable-quorum check, since the acknowledgements are forged.
  */
 #include "config.h"
@@ -22,7 +22,6 @@ lab(struct watch *w)
 {
 	struct sim_config cfg;
 	struct sim *s;
-	char err[256];
 	unsigned i;
 
 	memset(w, 0, sizeof(*w));
@@ -33,10 +32,7 @@ lab(struct watch *w)
 	cfg.filter = watch_filter;
 	cfg.filter_ctx = w;
 	cfg.forged_acks = true;
-	if (sim_new(&cfg, &s, err, sizeof(err)) != 0) {
-		printf("Bail out! %s\n", err);
-		exit(1);
-	}
+	s = sim_or_bail(&cfg);
 	for (i = 1; i <= 3; i++)
 		sim_isolate(s, i);
 	return s;
@@ -296,6 +292,224 @@ test_robustness(struct tap *t)
 	sim_free(s);
 }
 
+/* The configuration the simulator bootstraps with (ids 1..3). */
+static void
+sim_members(struct raft_cluster *c)
+{
+	unsigned i;
+
+	memset(c, 0, sizeof(*c));
+	c->n = 3;
+	for (i = 0; i < 3; i++) {
+		c->members[i].id = i + 1;
+		c->members[i].voter = true;
+		snprintf(c->members[i].peer_url, RAFT_MAX_URL + 1, "sim://n%u",
+		    i + 1);
+		snprintf(c->members[i].client_url, RAFT_MAX_URL + 1,
+		    "sim://c%u", i + 1);
+	}
+}
+
+/* Delivers an InstallSnapshot from from, then runs what is due. */
+static int
+snapshot(struct sim *s, raft_id_t from, raft_term_t term, raft_index_t index,
+    raft_term_t snap_term, const struct raft_cluster *c)
+{
+	struct raft_msg m = msg(RAFT_MSG_SNAPSHOT, from, term);
+	int rc;
+
+	m.snap_index = index;
+	m.snap_term = snap_term;
+	m.snap_cluster = c;
+	rc = sim_deliver(s, &m);
+	sim_flush(s);
+	return rc;
+}
+
+/* A follower installs a snapshot, acknowledging it only once durable. */
+static void
+test_snapshot_install(struct tap *t)
+{
+	struct watch w;
+	struct sim *s = lab(&w);
+	struct raft_cluster *c = malloc(sizeof(*c));
+	struct raft_status st;
+	uint64_t taken, installed;
+
+	sim_members(c);
+	/* Entries 2..6 of term 2 that the snapshot contradicts at 4. */
+	append(s, 2, 2, 1, 1, 1, 5, 2, "stale");
+	sim_hold_disk(s, 1, true);
+	w.seen[RAFT_MSG_APPEND_RESP] = 0;
+	ok(t, snapshot(s, 2, 3, 4, 3, c) == 0, "install: a snapshot from the "
+	    "leader is accepted");
+	st = st1(s);
+	ok(t, st.term == 3 && st.leader == 2 && st.snapshot_index == 4 &&
+	    st.snapshot_term == 3 && st.commit == 4 && st.first_index == 5 &&
+	    st.last_index == 4, "install: the log is replaced, even entries "
+	    "after the snapshot (log %" PRIu64 "..%" PRIu64 ", commit %" PRIu64
+	    ")", st.first_index, st.last_index, st.commit);
+	ok(t, w.seen[RAFT_MSG_APPEND_RESP] == 0 && st.persisted < 4 &&
+	    sim_snapshot_index(s, 1) == 0, "install: nothing acknowledged "
+	    "while the install is not durable");
+	sim_hold_disk(s, 1, false);
+	sim_flush(s);
+	st = st1(s);
+	ok(t, sim_snapshot_index(s, 1) == 4 && st.persisted == 4 &&
+	    w.seen[RAFT_MSG_APPEND_RESP] == 1 &&
+	    !w.last[RAFT_MSG_APPEND_RESP].reject &&
+	    w.last[RAFT_MSG_APPEND_RESP].match_index == 4,
+	    "install: acknowledged with match 4 once durable");
+	append(s, 2, 3, 4, 3, 6, 2, 3, "after");
+	st = st1(s);
+	ok(t, st.last_index == 6 && st.commit == 6 && sim_applied(s, 1) == 6 &&
+	    w.last[RAFT_MSG_APPEND_RESP].match_index == 6,
+	    "install: entries after the snapshot are appended and applied");
+	sim_snapshot_counts(s, &taken, &installed);
+	is_u64(t, installed, 1, "install: one install written");
+	no_violation(t, s, "snapshot install");
+	sim_free(s);
+	free(c);
+}
+
+/* A snapshot the log or the commit already holds installs nothing. */
+static void
+test_snapshot_known(struct tap *t)
+{
+	struct watch w;
+	struct sim *s = lab(&w);
+	struct raft_cluster *c = malloc(sizeof(*c));
+	struct raft_status st;
+
+	sim_members(c);
+	append(s, 2, 2, 1, 1, 1, 5, 2, "known");
+	snapshot(s, 2, 2, 4, 2, c);
+	st = st1(s);
+	ok(t, st.commit == 4 && st.last_index == 6 && st.snapshot_index == 0 &&
+	    sim_snapshot_index(s, 1) == 0, "fast-forward: a snapshot in the "
+	    "log moves commit to it and keeps the log");
+	ok(t, !w.last[RAFT_MSG_APPEND_RESP].reject &&
+	    w.last[RAFT_MSG_APPEND_RESP].match_index == 4,
+	    "fast-forward: acknowledged at the snapshot");
+	snapshot(s, 2, 2, 3, 2, c);
+	st = st1(s);
+	ok(t, st.commit == 4 && st.last_index == 6 &&
+	    !w.last[RAFT_MSG_APPEND_RESP].reject &&
+	    w.last[RAFT_MSG_APPEND_RESP].match_index == 4,
+	    "covered: an older snapshot is acknowledged at the commit");
+	snapshot(s, 3, 1, 9, 1, c);
+	st = st1(s);
+	ok(t, w.last[RAFT_MSG_APPEND_RESP].reject &&
+	    w.last[RAFT_MSG_APPEND_RESP].term == 2 && st.term == 2 &&
+	    st.commit == 4 && st.last_index == 6 && st.leader == 2,
+	    "stale term: a snapshot of a lower term is refused with ours");
+	no_violation(t, s, "snapshot known");
+	sim_free(s);
+	free(c);
+}
+
+/* Malformed snapshots are refused and change nothing. */
+static void
+test_snapshot_malformed(struct tap *t)
+{
+	struct watch w;
+	struct sim *s = lab(&w);
+	struct raft_cluster *c = malloc(sizeof(*c));
+	struct raft_status before, after;
+	struct raft_msg m;
+	int i, refused = 0;
+
+	append(s, 2, 2, 1, 1, 1, 2, 2, "base");
+	sim_status(s, 1, &before);
+	for (i = 0; i < 7; i++) {
+		sim_members(c);
+		m = msg(RAFT_MSG_SNAPSHOT, 2, 3);
+		m.snap_index = 10;
+		m.snap_term = 3;
+		m.snap_cluster = c;
+		switch (i) {
+		case 0: m.snap_cluster = NULL; break;
+		case 1: m.snap_index = 0; break;
+		case 2: m.snap_term = 0; break;
+		case 3: m.snap_term = 4; break;
+		case 4: c->members[2].id = 1; break;	/* duplicate id */
+		case 5: c->n = 0; break;
+		case 6: c->members[0].voter = c->members[1].voter =
+		    c->members[2].voter = false; break;
+		}
+		if (sim_deliver(s, &m) == -RAFT_EINVAL)
+			refused++;
+	}
+	sim_flush(s);
+	sim_status(s, 1, &after);
+	is_int(t, refused, 7, "malformed snapshots: all 7 refused with EINVAL");
+	ok(t, after.term == before.term && after.snapshot_index == 0 &&
+	    after.last_index == before.last_index &&
+	    after.commit == before.commit, "malformed snapshots: they change "
+	    "nothing");
+	no_violation(t, s, "snapshot malformed");
+	sim_free(s);
+	free(c);
+}
+
+/* Snapshots arriving while one is being installed; crashes around it. */
+static void
+test_snapshot_pending(struct tap *t)
+{
+	struct watch w;
+	struct sim *s = lab(&w);
+	struct raft_cluster *c = malloc(sizeof(*c));
+	struct raft_status st;
+	uint64_t taken, installed;
+
+	sim_members(c);
+	sim_hold_disk(s, 1, true);
+	snapshot(s, 2, 2, 10, 2, c);
+	snapshot(s, 2, 2, 12, 2, c);
+	snapshot(s, 2, 2, 8, 2, c);
+	st = st1(s);
+	ok(t, st.snapshot_index == 12 && st.commit == 12 &&
+	    w.seen[RAFT_MSG_APPEND_RESP] == 0, "pending install: a newer "
+	    "snapshot replaces it, an older one waits for it");
+	sim_hold_disk(s, 1, false);
+	sim_flush(s);
+	st = st1(s);
+	sim_snapshot_counts(s, &taken, &installed);
+	ok(t, sim_snapshot_index(s, 1) == 12 && st.persisted == 12 &&
+	    installed == 2 && w.seen[RAFT_MSG_APPEND_RESP] == 3 &&
+	    !w.last[RAFT_MSG_APPEND_RESP].reject &&
+	    w.last[RAFT_MSG_APPEND_RESP].match_index == 12,
+	    "pending install: both installed in order, all three answered");
+
+	/* A crash before the install is durable loses it. */
+	sim_hold_disk(s, 1, true);
+	snapshot(s, 2, 2, 20, 2, c);
+	sim_crash(s, 1);
+	sim_hold_disk(s, 1, false);
+	sim_restart(s, 1);
+	st = st1(s);
+	ok(t, st.snapshot_index == 12 && st.commit == 12 &&
+	    st.first_index == 13 && sim_snapshot_index(s, 1) == 12,
+	    "crash during install: back at the previous snapshot");
+
+	/* After it is durable, the snapshot alone restores the node. */
+	snapshot(s, 2, 2, 20, 2, c);
+	sim_crash(s, 1);
+	sim_restart(s, 1);
+	st = st1(s);
+	ok(t, st.snapshot_index == 20 && st.snapshot_term == 2 &&
+	    st.commit == 20 && st.applied == 20 && st.first_index == 21 &&
+	    st.last_index == 20 && sim_durable_last(s, 1) == 20,
+	    "restart: restored from the snapshot alone");
+	ok(t, raft_get_cluster(sim_raft(s, 1))->n == 3 &&
+	    raft_get_cluster(sim_raft(s, 1))->members[1].id == 2 &&
+	    st.config_index == 20, "restart: the configuration comes from the "
+	    "snapshot");
+	no_violation(t, s, "snapshot pending");
+	sim_free(s);
+	free(c);
+}
+
 int
 main(void)
 {
@@ -305,5 +519,9 @@ main(void)
 	test_vote_rules(&t);
 	test_figure8_rule(&t);
 	test_robustness(&t);
+	test_snapshot_install(&t);
+	test_snapshot_known(&t);
+	test_snapshot_malformed(&t);
+	test_snapshot_pending(&t);
 	return tap_done(&t);
 }

@@ -602,6 +602,551 @@ test_interrupted_compaction(struct tap *t)
 	fx_done(&fx);
 }
 
+static void open_segment(struct fixture *, char *, size_t);
+
+/* Writes DIR/snapshot-INDEX.TAG.tmp with create(), image of len bytes. */
+static int
+make_snapshot_file(const char *dir, const char *tag, uint64_t index,
+    uint64_t term, size_t len, uint64_t *written, char *err)
+{
+	struct storage_snapshot_writer *w;
+	uint8_t		 chunk[700];
+	size_t		 i, off;
+	int		 rc;
+
+	if ((rc = storage_snapshot_create(dir, NULL, tag, index, term,
+	    (const uint8_t *)"cfg", 3, &w, err, 512)) != 0)
+		return rc;
+	for (off = 0; off < len; off += sizeof(chunk)) {
+		for (i = 0; i < sizeof(chunk); i++)
+			chunk[i] = (uint8_t)(off + i + index);
+		if ((rc = storage_snapshot_write(w, chunk, len - off <
+		    sizeof(chunk) ? len - off : sizeof(chunk), err, 512)) != 0) {
+			storage_snapshot_abort(w);
+			return rc;
+		}
+	}
+	if (written != NULL)
+		*written = storage_snapshot_written(w);
+	return storage_snapshot_finish(w, err, 512);
+}
+
+/* Copies the file at from into a raw receive() writer in chunks of n. */
+static int
+receive_file(const char *from, const char *dir, const char *tag,
+    uint64_t index, size_t n, char *err)
+{
+	struct storage_snapshot_writer *w;
+	uint8_t		 buf[4096];
+	ssize_t		 got;
+	int		 fd, rc;
+
+	if ((fd = open(from, O_RDONLY)) < 0)
+		return -errno;
+	if ((rc = storage_snapshot_receive(dir, NULL, tag, index, &w, err,
+	    512)) != 0) {
+		close(fd);
+		return rc;
+	}
+	while ((got = read(fd, buf, n < sizeof(buf) ? n : sizeof(buf))) > 0)
+		if ((rc = storage_snapshot_write(w, buf, (size_t)got, err,
+		    512)) != 0)
+			break;
+	close(fd);
+	if (rc != 0) {
+		storage_snapshot_abort(w);
+		return rc;
+	}
+	return storage_snapshot_finish(w, err, 512);
+}
+
+/* Formats DIR/snapshot-INDEX[.TAG.tmp]. */
+static void
+snap_file(char *buf, size_t len, const char *dir, uint64_t index,
+    const char *tag)
+{
+	if (tag == NULL)
+		snprintf(buf, len, "%s/snapshot-%020" PRIu64, dir, index);
+	else
+		snprintf(buf, len, "%s/snapshot-%020" PRIu64 ".%s.tmp", dir,
+		    index, tag);
+}
+
+/* True if im holds the image make_snapshot_file() writes for index. */
+static bool
+image_ok(const struct image *im, uint64_t index, size_t len)
+{
+	size_t	 i;
+
+	if (im->len != len)
+		return false;
+	for (i = 0; i < len; i++)
+		if (im->buf[i] != (uint8_t)(i + index))
+			return false;
+	return true;
+}
+
+/* The standalone writers, install, get_info, file verify and read. */
+static void
+test_snapshot_files(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	struct storage_snapshot_writer *w;
+	struct storage_snapshot_meta m;
+	struct storage_snapshot_info info;
+	struct storage_loaded	 l;
+	struct image		*im = calloc(1, sizeof(*im));
+	char			 path[512], leader[512], lpath[600];
+	char			*report = NULL;
+	size_t			 report_len = 0;
+	uint64_t		 written = 0;
+	uint8_t			 flip;
+	FILE			*rf;
+	int			 rc;
+
+	fx_init(&fx, "snapf");
+	tu_mkdtemp(leader, sizeof(leader), "snapl");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	append_range(st, 1, 100, 2, 100, 0, fx.err);
+
+	/* Bad arguments. */
+	is_int(t, storage_snapshot_create(fx.dir, NULL, "Build", 50, 2, NULL, 0,
+	    &w, fx.err, sizeof(fx.err)), -EINVAL, "a tag with a capital is "
+	    "refused: %s", fx.err);
+	is_int(t, storage_snapshot_create(fx.dir, NULL, "a.b", 50, 2, NULL, 0,
+	    &w, fx.err, sizeof(fx.err)), -EINVAL, "a tag with a dot is refused");
+	is_int(t, storage_snapshot_receive(fx.dir, NULL, "", 50, &w, fx.err,
+	    sizeof(fx.err)), -EINVAL, "an empty tag is refused");
+	is_int(t, storage_snapshot_receive(fx.dir, NULL, "abcdefghijklmnopq",
+	    50, &w, fx.err, sizeof(fx.err)), -EINVAL, "a 17-letter tag is "
+	    "refused");
+	is_int(t, storage_snapshot_create(fx.dir, NULL, "build", 0, 2, NULL, 0,
+	    &w, fx.err, sizeof(fx.err)), -EINVAL, "index 0 is refused");
+	is_int(t, storage_snapshot_install(st, "BAD", 50, 2, fx.err,
+	    sizeof(fx.err)), -EINVAL, "install with a bad tag is refused");
+	storage_snapshot_get_info(st, &info);
+	ok(t, !info.exists, "no snapshot yet: get_info says so");
+	is_int(t, storage_snapshot_read(st, image_cb, im, fx.err,
+	    sizeof(fx.err)), -ENOENT, "reading no snapshot is ENOENT");
+
+	/* create + finish leaves the .tmp; verify and read it; install. */
+	rc = make_snapshot_file(fx.dir, "build", 50, 2, 5000, &written,
+	    fx.err);
+	snap_file(path, sizeof(path), fx.dir, 50, "build");
+	ok(t, rc == 0 && tu_size(path) == 48 + 3 + 5000 + 24 &&
+	    written == 48 + 3 + 5000, "create/write/finish: %s, %lld bytes, "
+	    "written() said %" PRIu64 " before the trailer", path,
+	    tu_size(path), written);
+	rc = storage_snapshot_file_verify(path, &m, fx.err, sizeof(fx.err));
+	ok(t, rc == 0 && m.index == 50 && m.term == 2 && m.config_len == 3 &&
+	    memcmp(m.config, "cfg", 3) == 0 && m.image_len == 5000 &&
+	    m.file_size == 48 + 3 + 5000 + 24 && m.file_crc != 0,
+	    "file_verify: meta of the finished file (%s)", fx.err);
+	free(m.config);
+	im->len = 0;
+	rc = storage_snapshot_file_read(path, image_cb, im, fx.err,
+	    sizeof(fx.err));
+	ok(t, rc == 0 && image_ok(im, 50, 5000), "file_read: the image");
+	rc = storage_snapshot_install(st, "build", 50, 2, fx.err,
+	    sizeof(fx.err));
+	is_int(t, rc, 0, "install 50 (%s)", fx.err);
+	storage_snapshot_get_info(st, &info);
+	snap_file(lpath, sizeof(lpath), fx.dir, 50, NULL);
+	ok(t, info.exists && info.index == 50 && info.term == 2 &&
+	    info.file_size == (uint64_t)tu_size(lpath) &&
+	    strcmp(info.path, lpath) == 0 && tu_size(path) < 0,
+	    "get_info at once: %s, %" PRIu64 " bytes, crc %08" PRIx32
+	    "; the .tmp is gone", info.path, info.file_size, info.file_crc);
+	im->len = 0;
+	rc = storage_snapshot_read(st, image_cb, im, fx.err, sizeof(fx.err));
+	ok(t, rc == 0 && image_ok(im, 50, 5000), "snapshot_read: the new "
+	    "image at once");
+
+	/* -ESTALE: not above the latest; the file is deleted. */
+	make_snapshot_file(fx.dir, "build", 40, 2, 10, NULL, fx.err);
+	snap_file(path, sizeof(path), fx.dir, 40, "build");
+	rc = storage_snapshot_install(st, "build", 40, 2, fx.err,
+	    sizeof(fx.err));
+	ok(t, rc == -ESTALE && tu_size(path) < 0, "older index: -ESTALE, "
+	    "file deleted (%s)", fx.err);
+	make_snapshot_file(fx.dir, "build", 50, 2, 10, NULL, fx.err);
+	snap_file(path, sizeof(path), fx.dir, 50, "build");
+	rc = storage_snapshot_install(st, "build", 50, 2, fx.err,
+	    sizeof(fx.err));
+	ok(t, rc == -ESTALE && tu_size(path) < 0, "same index: -ESTALE");
+
+	/* A leader's file, received in chunks as raw bytes. */
+	rc = make_snapshot_file(leader, "build", 200, 3, 9000, NULL, fx.err);
+	snap_file(lpath, sizeof(lpath), leader, 200, "build");
+	rc |= storage_snapshot_file_verify(lpath, &m, fx.err, sizeof(fx.err));
+	free(m.config);
+	rc |= receive_file(lpath, fx.dir, "recv", 200, 1000, fx.err);
+	is_int(t, rc, 0, "received a leader's file in 1000-byte chunks (%s)",
+	    fx.err);
+	rc = storage_snapshot_install(st, "recv", 200, 3, fx.err,
+	    sizeof(fx.err));
+	storage_snapshot_get_info(st, &info);
+	ok(t, rc == 0 && info.index == 200 && info.term == 3 &&
+	    info.file_crc == m.file_crc && tu_count(fx.dir, "snapshot-") == 1,
+	    "receive then install: 200, the leader's crc %08" PRIx32
+	    ", the older one removed (%s)", m.file_crc, fx.err);
+
+	/* Bad files: -EBADMSG, deleted, never loaded; latest unchanged. */
+	make_snapshot_file(leader, "build", 300, 3, 9000, NULL, fx.err);
+	snap_file(lpath, sizeof(lpath), leader, 300, "build");
+	snap_file(path, sizeof(path), fx.dir, 300, "recv");
+	receive_file(lpath, fx.dir, "recv", 300, 4096, fx.err);
+	flip = (uint8_t)(tu_peek(path, 5000) ^ 0x10);
+	tu_poke(path, 5000, &flip, 1);
+	rc = storage_snapshot_install(st, "recv", 300, 3, fx.err,
+	    sizeof(fx.err));
+	ok(t, rc == -EBADMSG && tu_size(path) < 0 && strstr(fx.err,
+	    "crc32c") != NULL, "a flipped bit: -EBADMSG, deleted: %s", fx.err);
+	receive_file(lpath, fx.dir, "recv", 300, 4096, fx.err);
+	truncate(path, tu_size(lpath) - 30);
+	rc = storage_snapshot_install(st, "recv", 300, 3, fx.err,
+	    sizeof(fx.err));
+	ok(t, rc == -EBADMSG && tu_size(path) < 0, "a truncated file: "
+	    "-EBADMSG, deleted: %s", fx.err);
+	receive_file(lpath, fx.dir, "recv", 310, 4096, fx.err);
+	snap_file(path, sizeof(path), fx.dir, 310, "recv");
+	rc = storage_snapshot_install(st, "recv", 310, 3, fx.err,
+	    sizeof(fx.err));
+	ok(t, rc == -EBADMSG && tu_size(path) < 0 && strstr(fx.err,
+	    "expected index 310") != NULL, "a file of another index: "
+	    "-EBADMSG: %s", fx.err);
+	receive_file(lpath, fx.dir, "recv", 300, 4096, fx.err);
+	snap_file(path, sizeof(path), fx.dir, 300, "recv");
+	rc = storage_snapshot_install(st, "recv", 300, 4, fx.err,
+	    sizeof(fx.err));
+	ok(t, rc == -EBADMSG && tu_size(path) < 0, "a file of another term: "
+	    "-EBADMSG: %s", fx.err);
+	is_int(t, storage_snapshot_install(st, "recv", 300, 3, fx.err,
+	    sizeof(fx.err)), -ENOENT, "installing a missing file: -ENOENT");
+	storage_snapshot_get_info(st, &info);
+	ok(t, info.index == 200 && storage_get_state(st) == STORAGE_OK,
+	    "after the bad files: still snapshot 200, storage OK");
+
+	/* file_verify and file_read on damaged files. */
+	flip = (uint8_t)(tu_peek(lpath, 20) ^ 1);
+	tu_poke(lpath, 20, &flip, 1);
+	rc = storage_snapshot_file_verify(lpath, &m, fx.err, sizeof(fx.err));
+	ok(t, rc == -EBADMSG && strstr(fx.err, "offset 40") != NULL,
+	    "file_verify: a flipped header bit: %s", fx.err);
+	tu_poke(lpath, 20, (uint8_t[]){ (uint8_t)(flip ^ 1) }, 1);
+	flip = (uint8_t)(tu_peek(lpath, 8000) ^ 0x80);
+	tu_poke(lpath, 8000, &flip, 1);
+	rc = storage_snapshot_file_verify(lpath, &m, fx.err, sizeof(fx.err));
+	ok(t, rc == -EBADMSG && strstr(fx.err, "crc32c") != NULL,
+	    "file_verify: a flipped image bit: %s", fx.err);
+	im->len = 0;
+	rc = storage_snapshot_file_read(lpath, image_cb, im, fx.err,
+	    sizeof(fx.err));
+	ok(t, rc == -EBADMSG && im->len == 9000, "file_read: streams it all, "
+	    "then -EBADMSG: %s", fx.err);
+	truncate(lpath, 48 + 3 + 100);
+	rc = storage_snapshot_file_verify(lpath, &m, fx.err, sizeof(fx.err));
+	ok(t, rc == -EBADMSG, "file_verify: truncated: %s", fx.err);
+	rc = storage_snapshot_file_read(lpath, image_cb, im, fx.err,
+	    sizeof(fx.err));
+	is_int(t, rc, -EBADMSG, "file_read: truncated: %s", fx.err);
+	truncate(lpath, 10);
+	rc = storage_snapshot_file_verify(lpath, &m, fx.err, sizeof(fx.err));
+	ok(t, rc == -EBADMSG && strstr(fx.err, "offset 0") != NULL,
+	    "file_verify: 10 bytes: %s", fx.err);
+	rc = storage_snapshot_file_verify("/nonexistent/snap", &m, fx.err,
+	    sizeof(fx.err));
+	is_int(t, rc, -ENOENT, "file_verify: missing file");
+
+	/* Abort deletes; unfinished files are reported, then removed. */
+	storage_snapshot_create(fx.dir, NULL, "build", 400, 3, NULL, 0, &w,
+	    fx.err, sizeof(fx.err));
+	storage_snapshot_write(w, "x", 1, fx.err, sizeof(fx.err));
+	snap_file(path, sizeof(path), fx.dir, 400, "build");
+	ok(t, tu_size(path) == 49, "an unfinished file is there");
+	storage_snapshot_abort(w);
+	ok(t, tu_size(path) < 0, "abort deleted it");
+	storage_snapshot_create(fx.dir, NULL, "build", 400, 3, NULL, 0, &w,
+	    fx.err, sizeof(fx.err));
+	storage_snapshot_write(w, "x", 1, fx.err, sizeof(fx.err));
+	/* A crash: the writer is lost with its file. */
+	make_snapshot_file(fx.dir, "recv", 500, 3, 10, NULL, fx.err);
+	storage_close(st);
+	rf = open_memstream(&report, &report_len);
+	rc = storage_check(fx.dir, false, rf, NULL, fx.err, sizeof(fx.err));
+	fclose(rf);
+	ok(t, rc == 0 && strstr(report, ".build.tmp: unfinished") != NULL &&
+	    strstr(report, ".recv.tmp: unfinished") != NULL, "check reports "
+	    "both .tmp files and no problem");
+	free(report);
+	rc = fx_open(&fx, NULL, SEGSZ, 0, &st);
+	ok(t, rc == 0 && tu_count(fx.dir, "snapshot-") == 1 &&
+	    fx_logged(&fx, ".build.tmp: removing") && fx_logged(&fx,
+	    ".recv.tmp: removing"), "open removes (and logs) every "
+	    "snapshot-*.tmp");
+	storage_snapshot_get_info(st, &info);
+	rc = storage_load(st, &l, fx.err, sizeof(fx.err));
+	ok(t, rc == 0 && info.index == 200 && l.snapshot_index == 200 &&
+	    l.n_entries == 0 && storage_last_index(st) == 200,
+	    "reopen: snapshot 200 (ahead of the log 1..100, which is "
+	    "discarded), get_info agrees");
+	storage_loaded_free(&l);
+	storage_snapshot_abort(w);	/* only frees: the file is gone */
+	storage_close(st);
+	tu_rmtree(leader);
+	free(im);
+	fx_done(&fx);
+}
+
+/* Loads fx's directory and checks snapshot, entries from..to and last. */
+static bool
+load_expect(struct fixture *fx, struct storage *st, uint64_t snap,
+    uint64_t from, uint64_t to, uint64_t term)
+{
+	struct storage_loaded	 l;
+	bool			 good;
+	size_t			 i;
+
+	if (storage_load(st, &l, fx->err, sizeof(fx->err)) != 0) {
+		diag("load: %s", fx->err);
+		return false;
+	}
+	good = l.snapshot_index == snap && l.n_entries == (size_t)(to + 1 -
+	    from) && storage_last_index(st) == (to >= from ? to : snap);
+	for (i = 0; good && i < l.n_entries; i++)
+		good = tu_entry_ok(&l.entries[i], from + i, 100) &&
+		    l.entries[i].term == term;
+	if (!good)
+		diag("loaded snapshot %" PRIu64 ", %zu entries from %" PRIu64
+		    ", last %" PRIu64, l.snapshot_index, l.n_entries,
+		    l.n_entries ? l.entries[0].index : 0,
+		    storage_last_index(st));
+	storage_loaded_free(&l);
+	return good;
+}
+
+/*
+ * The snapshot rule at open: a crash after installing a leader's snapshot
+ * and before storage_reset() leaves a log that ends before the snapshot,
+ * or holds its index with another term: discarded.  The same term keeps
+ * the entries after it.
+ */
+static void
+test_snapshot_rule(struct tap *t)
+{
+	static const struct {
+		const char	*what;
+		uint64_t	 index, term;
+		bool		 discard;
+		const char	*logged;
+	} cases[] = {
+		{ "log ends before the snapshot", 500, 3, true,
+		    "ends before snapshot 500" },
+		{ "log holds the index with another term", 80, 3, true,
+		    "holds index 80 with term 2, but snapshot 80 has term 3" },
+		{ "log holds the index with the same term", 80, 2, false,
+		    NULL },
+	};
+	struct fixture	 fx;
+	struct storage	*st;
+	char		*report;
+	size_t		 report_len, i;
+	FILE		*rf;
+	int		 rc;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		fx_init(&fx, "srule");
+		fx_open(&fx, NULL, SEGSZ, 0, &st);
+		append_range(st, 1, 100, 2, 100, 0, fx.err);
+		make_snapshot_file(fx.dir, "recv", cases[i].index,
+		    cases[i].term, 100, NULL, fx.err);
+		rc = storage_snapshot_install(st, "recv", cases[i].index,
+		    cases[i].term, fx.err, sizeof(fx.err));
+		storage_close(st);	/* the crash: no storage_reset() */
+		is_int(t, rc, 0, "%s: installed %" PRIu64 " (%s)",
+		    cases[i].what, cases[i].index, fx.err);
+		report = NULL;
+		report_len = 0;
+		rf = open_memstream(&report, &report_len);
+		rc = storage_check(fx.dir, false, rf, NULL, fx.err,
+		    sizeof(fx.err));
+		fclose(rf);
+		ok(t, rc == 0 && (strstr(report, "discarded at next start") !=
+		    NULL) == cases[i].discard, "%s: check agrees, no problem",
+		    cases[i].what);
+		if (rc != 0 || (strstr(report, "discarded at next start") !=
+		    NULL) != cases[i].discard)
+			diag_lines("report", report);
+		free(report);
+		rc = fx_open(&fx, NULL, SEGSZ, 0, &st);
+		is_int(t, rc, 0, "%s: opens (%s)", cases[i].what,
+		    rc != 0 ? fx.err : "ok");
+		if (rc != 0) {
+			fx_done(&fx);
+			continue;
+		}
+		if (cases[i].discard) {
+			ok(t, fx_logged(&fx, cases[i].logged) && fx_logged(&fx,
+			    "discarding the whole log"), "%s: warned, naming "
+			    "the snapshot and what was dropped",
+			    cases[i].what);
+			ok(t, load_expect(&fx, st, cases[i].index, 1, 0, 0) &&
+			    tu_count(fx.dir, "0000") == 0, "%s: snapshot %"
+			    PRIu64 " and no entries; no segment left",
+			    cases[i].what, cases[i].index);
+			rc = append_range(st, cases[i].index + 1,
+			    cases[i].index + 5, 3, 100, 0, fx.err);
+			is_int(t, rc, 0, "%s: the next append is %" PRIu64,
+			    cases[i].what, cases[i].index + 1);
+			storage_close(st);
+			fx_open(&fx, NULL, SEGSZ, 0, &st);
+			ok(t, load_expect(&fx, st, cases[i].index,
+			    cases[i].index + 1, cases[i].index + 5, 3),
+			    "%s: reopen: the discard was durable",
+			    cases[i].what);
+		} else {
+			ok(t, !fx_logged(&fx, "discarding") &&
+			    load_expect(&fx, st, 80, 81, 100, 2), "%s: entries "
+			    "81..100 kept", cases[i].what);
+		}
+		storage_close(st);
+		fx_done(&fx);
+	}
+}
+
+/*
+ * Compaction recycles covered segment files (at most two spares), and the
+ * helper reuses them without a zero-fill.
+ */
+static void
+test_recycle(struct tap *t)
+{
+	struct fixture	 fx;
+	struct storage	*st;
+	int		 closed, rc;
+
+	fx_init(&fx, "recyc");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	append_range(st, 1, 400, 2, 100, 0, fx.err);
+	write_snapshot(st, 350, 100, true, fx.err);
+	closed = tu_count(fx.dir, "0000");
+	rc = storage_compact(st, 350, fx.err, sizeof(fx.err));
+	ok(t, rc == 0 && tu_count(fx.dir, "spare-") == 2 &&
+	    tu_count(fx.dir, "0000") < closed - 2, "compaction kept 2 spares "
+	    "and deleted the rest (%d closed segments before, %d after)",
+	    closed, tu_count(fx.dir, "0000"));
+	rc = append_range(st, 401, 600, 2, 100, 0, fx.err);
+	ok(t, rc == 0 && prep_recycled(st) == 2 && tu_count(fx.dir,
+	    "spare-") == 0, "appending reused both (%" PRIu64 ")",
+	    prep_recycled(st));
+	storage_close(st);
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	ok(t, load_expect(&fx, st, 350, 351, 600, 2) && !fx_logged(&fx,
+	    "torn tail"), "reopen: 351..600 after snapshot 350, no torn tail "
+	    "reported");
+	storage_close(st);
+	fx_done(&fx);
+}
+
+/* Places a closed segment of entries 1..SEGN, term 9, as dir/spare-7. */
+static int
+place_old_segment(const char *dir)
+{
+	struct fixture	 old;
+	struct storage	*st;
+	char		 seg[600], to[600], prefix[32];
+	int		 rc;
+
+	fx_init(&old, "rstale-old");
+	fx_open(&old, NULL, SEGSZ, 0, &st);
+	rc = append_range(st, 1, SEGN + 1, 9, 100, 0, old.err);
+	storage_close(st);
+	snprintf(prefix, sizeof(prefix), "%020d-", 1);
+	snprintf(to, sizeof(to), "%s/spare-7", dir);
+	if (rc == 0 && (rc = tu_find(old.dir, prefix, seg, sizeof(seg))) == 0)
+		rc = rename(seg, to);
+	fx_done(&old);
+	return rc;
+}
+
+/* Waits (up to 2 s) until the helper has taken every spare of fx. */
+static bool
+spares_taken(struct fixture *fx)
+{
+	int	 i;
+
+	for (i = 0; i < 200 && tu_count(fx->dir, "spare-") > 0; i++)
+		usleep(10 * 1000);
+	return tu_count(fx->dir, "spare-") == 0;
+}
+
+/*
+ * A recycled segment full of old records that look valid (the same
+ * indices, at the same offsets, term 9) under the old epoch: never taken
+ * for records of the new segment, at the end of its records or at the
+ * torn tail's probe, even with a small unsynced window.
+ */
+static void
+test_recycle_stale(struct tap *t)
+{
+	struct fixture	 fx, crashed;
+	struct storage	*st;
+	char		 path[512];
+	uint8_t		 flip;
+	long long	 off;
+	int		 rc;
+
+	fx_init(&fx, "rstale");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	storage_close(st);
+	is_int(t, place_old_segment(fx.dir), 0, "a closed segment of "
+	    "entries 1..%d, term 9, placed as spare-7", SEGN);
+
+	/* A prepared, never used recycled file left at close. */
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	ok(t, spares_taken(&fx), "the helper turned it into open-N");
+	storage_close(st);
+	rc = fx_open(&fx, NULL, SEGSZ, 1024, &st);
+	ok(t, rc == 0 && load_expect(&fx, st, 0, 1, 0, 0) && fx_logged(&fx,
+	    "segment header never written"), "reopen with the unused "
+	    "recycled open-N: an empty log, the file removed (%s)",
+	    rc != 0 ? fx.err : "ok");
+	storage_close(st);
+
+	/* Now used: entries 1..10 of term 1 written over it. */
+	place_old_segment(fx.dir);
+	fx_open(&fx, NULL, SEGSZ, 1024, &st);
+	spares_taken(&fx);
+	rc = append_range(st, 1, 10, 1, 100, 0, fx.err);
+	ok(t, rc == 0 && prep_recycled(st) == 1, "entries 1..10 written "
+	    "into the recycled file (%s)", fx.err);
+	storage_close(st);
+	fx_init(&crashed, "rstale-crash");
+	tu_copy_dir(fx.dir, crashed.dir);
+	is_int(t, fx_open(&fx, NULL, SEGSZ, 1024, &st), 0, "reopen with a "
+	    "1 KiB window (%s)", fx.err);
+	ok(t, load_expect(&fx, st, 0, 1, 10, 1) && fx_logged(&fx,
+	    "recycled file's old records") && !fx_logged(&fx, "torn tail"),
+	    "loads 1..10 of term 1, none of the old records 11..%d; no torn "
+	    "tail reported", SEGN);
+	storage_close(st);
+
+	/* A crash mid-way: record 6 torn, valid new and old ones after it. */
+	open_segment(&crashed, path, sizeof(path));
+	off = SEG_HEADER_SIZE + 5 * (long long)REC_SIZE(100) + 60;
+	flip = (uint8_t)(tu_peek(path, off) ^ 1);
+	tu_poke(path, off, &flip, 1);
+	is_int(t, fx_open(&crashed, NULL, SEGSZ, 1024, &st), 0, "crashed "
+	    "mid-way: opens (%s)", crashed.err);
+	ok(t, load_expect(&crashed, st, 0, 1, 5, 1) && fx_logged(&crashed,
+	    "torn tail"), "keeps 1..5: the torn record and everything after "
+	    "it, old records included, dropped");
+	storage_close(st);
+	fx_done(&crashed);
+	fx_done(&fx);
+}
+
 /* Returns the path of the only open segment with data. */
 static void
 open_segment(struct fixture *fx, char *path, size_t len)
@@ -1093,6 +1638,10 @@ main(void)
 	test_hard_state(&t);
 	test_snapshot_compact(&t);
 	test_interrupted_compaction(&t);
+	test_snapshot_files(&t);
+	test_snapshot_rule(&t);
+	test_recycle(&t);
+	test_recycle_stale(&t);
 	test_torn_tail(&t);
 	test_mid_corruption_open(&t);
 	test_closed_corruption(&t);

@@ -40,6 +40,8 @@ fn_start()
 	    ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 \
 	    "$FN_RAFTKVD" --id "$i" $(fn_members) --data-dir "$d/data" \
 	    --election-timeout 300 --heartbeat-interval 30 \
+	    --snapshot-entries "${FN_SNAPSHOT_ENTRIES:-400}" \
+	    --snapshot-keep "${FN_SNAPSHOT_KEEP:-50}" \
 	    --request-timeout 1500 --log-level info >>"$d/log" 2>&1 &
 	FN_PID[$i]=$!
 	FN_STARTS=$((FN_STARTS + 1))
