@@ -116,7 +116,8 @@ snap_job(struct storage *st, struct disk_job *job)
 	bool	 local = job->snap_op == DISK_SNAP_LOCAL;
 	int	 rc;
 
-	rc = storage_snapshot_install(st, local ? "build" : "recv",
+	/* The child verified what it wrote, the receiver what it got. */
+	rc = storage_snapshot_install_verified(st, local ? "build" : "recv",
 	    job->snap_index, job->snap_term, job->errmsg,
 	    sizeof(job->errmsg));
 	if (rc != 0) {
@@ -141,7 +142,8 @@ snap_job(struct storage *st, struct disk_job *job)
 	    sizeof(job->errmsg))) != 0)
 		return rc;
 	/* Nothing above the snapshot can be applied before this is done. */
-	rc = snapload_kv(job->snap_info.path, job->kv_cfg, &job->kv_out, NULL,
+	rc = snapload_kv(job->snap_info.path, job->kv_cfg, false, &job->kv_out,
+	    NULL,
 	    job->errmsg, sizeof(job->errmsg));
 	return rc;
 }

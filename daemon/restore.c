@@ -417,7 +417,8 @@ build_kv(const struct restore_args *ra, struct restore_source *src,
 		image = info.path;
 	}
 	if (image != NULL &&
-	    (rc = snapload_kv(image, &kc, &kv, NULL, why, sizeof(why))) != 0) {
+	    (rc = snapload_kv(image, &kc, true, &kv, NULL, why,
+	    sizeof(why))) != 0) {
 		snprintf(err, errlen, "cannot load the snapshot: %s", why);
 		result = source_result(rc);
 		goto out;

@@ -55,8 +55,9 @@ image_read(void *arg, void *buf, size_t len)
 }
 
 int
-snapload_kv(const char *path, const struct kv_config *cfg, struct kv **out,
-    struct storage_snapshot_meta *meta, char *err, size_t errlen)
+snapload_kv(const char *path, const struct kv_config *cfg, bool verify,
+    struct kv **out, struct storage_snapshot_meta *meta, char *err,
+    size_t errlen)
 {
 	struct storage_snapshot_meta m;
 	struct image_reader r;
@@ -67,7 +68,9 @@ snapload_kv(const char *path, const struct kv_config *cfg, struct kv **out,
 	memset(&m, 0, sizeof(m));
 	memset(&r, 0, sizeof(r));
 	r.fd = -1;
-	if ((rc = storage_snapshot_file_verify(path, &m, err, errlen)) != 0)
+	rc = verify ? storage_snapshot_file_verify(path, &m, err, errlen) :
+	    storage_snapshot_file_meta(path, &m, err, errlen);
+	if (rc != 0)
 		goto out;
 	if (m.file_size < SNAP_TRAILER_BYTES + m.image_len) {
 		snprintf(err, errlen, "%s: image of %" PRIu64 " bytes does not "

@@ -11,6 +11,7 @@
 #ifndef RAFTKV_SNAPLOAD_H
 #define RAFTKV_SNAPLOAD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,15 +22,18 @@ struct vfs;
 
 /*
  * Loads the snapshot file at path (borrowed) into a new state machine
- * *out (release with kv_free()), configured by cfg (copied).  meta, when
+ * *out (release with kv_free()), configured by cfg (copied).  With verify
+ * the whole file's CRC is checked first; without, the file must have been
+ * verified already (the image's own checksum and state hash are checked
+ * either way).  meta, when
  * not NULL, receives the file's metadata (its config is owned by the
  * caller then).  The state machine's applied index must equal the
  * snapshot's index.  Returns 0, -EBADMSG (corrupt file or image, err says
  * where), -ENOMEM or another negative errno.
  */
 int	 snapload_kv(const char *path, const struct kv_config *cfg,
-	    struct kv **out, struct storage_snapshot_meta *meta, char *err,
-	    size_t errlen);
+	    bool verify, struct kv **out, struct storage_snapshot_meta *meta,
+	    char *err, size_t errlen);
 
 /*
  * Writes kv (only read: safe in a forked child) as the finished snapshot

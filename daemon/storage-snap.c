@@ -57,6 +57,11 @@ tag_ok(const char *tag)
 	return true;
 }
 
+static int	 snap_scan_file(const char *, struct storage_snapshot_meta *,
+		    bool, char *, size_t);
+static int	 snap_install(struct storage *, const char *, raft_index_t,
+		    raft_term_t, bool, char *, size_t);
+
 /* Recognises snapshot-INDEX, snapshot-INDEX.tmp and snapshot-INDEX.TAG.tmp. */
 bool
 name_is_snapshot(const char *name, uint64_t *index, bool *tmp)
@@ -114,6 +119,19 @@ int
 snap_verify_file(const char *path, struct storage_snapshot_meta *m,
     char *why, size_t whylen)
 {
+	return snap_scan_file(path, m, true, why, whylen);
+}
+
+/*
+ * Reads a snapshot file's metadata.  With whole, every byte is read and
+ * the whole-file CRC checked; without, only the header, the sizes, the
+ * configuration and the trailer's magic and image length (for a file
+ * verified as a whole since it was written).
+ */
+static int
+snap_scan_file(const char *path, struct storage_snapshot_meta *m, bool whole,
+    char *why, size_t whylen)
+{
 	uint8_t		*buf = NULL, hdr[SNAP_HEADER_SIZE];
 	uint8_t		 trailer[SNAP_TRAILER_SIZE];
 	struct snap_header h;
@@ -153,6 +171,8 @@ snap_verify_file(const char *path, struct storage_snapshot_meta *m,
 	body_end = size - SNAP_TRAILER_SIZE;
 	cfg_end = SNAP_HEADER_SIZE + (uint64_t)h.config_len;
 	crc = crc32c(0, hdr, sizeof(hdr));
+	if (!whole)
+		body_end = cfg_end;	/* the configuration only */
 	for (off = SNAP_HEADER_SIZE; off < body_end; off += (uint64_t)n) {
 		chunk = body_end - off < SNAP_CHUNK ? (size_t)(body_end - off) :
 		    SNAP_CHUNK;
@@ -168,6 +188,7 @@ snap_verify_file(const char *path, struct storage_snapshot_meta *m,
 			    (size_t)(cfg_end - off));
 		crc = crc32c(crc, buf, (size_t)n);
 	}
+	body_end = size - SNAP_TRAILER_SIZE;
 	if (pread(fd, trailer, sizeof(trailer), (off_t)body_end) !=
 	    (ssize_t)sizeof(trailer)) {
 		rc = -EIO;
@@ -175,9 +196,19 @@ snap_verify_file(const char *path, struct storage_snapshot_meta *m,
 		    body_end);
 		goto out;
 	}
-	if (snap_trailer_check(trailer, crc, body_end, m->image_len,
+	if (whole && snap_trailer_check(trailer, crc, body_end, m->image_len,
 	    &m->file_crc, why, whylen) != 0)
 		goto out;
+	if (!whole) {
+		if (memcmp(trailer, SNAP_END_MAGIC, 8) != 0 ||
+		    fmt_get64(trailer + 8) != m->image_len) {
+			snprintf(why, whylen, "offset %" PRIu64 ": not a "
+			    "snapshot trailer for an image of %" PRIu64
+			    " bytes", body_end, m->image_len);
+			goto out;
+		}
+		m->file_crc = fmt_get32(trailer + 16);
+	}
 	m->index = h.index;
 	m->term = h.term;
 	m->config_len = h.config_len;
@@ -298,6 +329,22 @@ storage_snapshot_file_read(const char *path, storage_chunk_fn *cb, void *ctx,
 	return snap_stream(path, 0, cb, ctx, err, errlen);
 }
 
+/* Records m (its config is taken over) as the latest snapshot. */
+static void
+snap_set_latest(struct storage *st, struct storage_snapshot_meta *m)
+{
+	free(st->snap_config);
+	st->has_snap = true;
+	st->snap_index = m->index;
+	st->snap_term = m->term;
+	st->snap_config = m->config;
+	st->snap_config_len = m->config_len;
+	st->snap_image_len = m->image_len;
+	st->snap_file_size = m->file_size;
+	st->snap_file_crc = m->file_crc;
+	m->config = NULL;
+}
+
 /* Finds the latest valid snapshot and removes older ones. */
 int
 snap_recover(struct storage *st, char *err, size_t errlen)
@@ -363,14 +410,7 @@ snap_recover(struct storage *st, char *err, size_t errlen)
 			rc = 0;
 			continue;
 		}
-		st->has_snap = true;
-		st->snap_index = m.index;
-		st->snap_term = m.term;
-		st->snap_config = m.config;
-		st->snap_config_len = m.config_len;
-		st->snap_image_len = m.image_len;
-		st->snap_file_size = m.file_size;
-		st->snap_file_crc = m.file_crc;
+		snap_set_latest(st, &m);
 	}
 	if (removed && (rc = vfs_fsync_dir(st->vfs, st->dir)) != 0)
 		st_seterr(err, errlen, "%s: fsync: %s", st->dir, strerror(-rc));
@@ -631,6 +671,35 @@ int
 storage_snapshot_install(struct storage *st, const char *tag,
     raft_index_t index, raft_term_t term, char *err, size_t errlen)
 {
+	return snap_install(st, tag, index, term, true, err, errlen);
+}
+
+/* Installs a file the caller verified as a whole; see storage.h. */
+int
+storage_snapshot_install_verified(struct storage *st, const char *tag,
+    raft_index_t index, raft_term_t term, char *err, size_t errlen)
+{
+	return snap_install(st, tag, index, term, false, err, errlen);
+}
+
+/* Reads a verified file's metadata cheaply; see storage.h. */
+int
+storage_snapshot_file_meta(const char *path,
+    struct storage_snapshot_meta *meta, char *err, size_t errlen)
+{
+	char	 why[256];
+	int	 rc;
+
+	if ((rc = snap_scan_file(path, meta, false, why, sizeof(why))) != 0)
+		snprintf(err, errlen, "%s: %s", path, why);
+	return rc;
+}
+
+/* Both installs: whole says whether to verify every byte first. */
+static int
+snap_install(struct storage *st, const char *tag, raft_index_t index,
+    raft_term_t term, bool whole, char *err, size_t errlen)
+{
 	struct storage_snapshot_meta m;
 	char		 tmp[PATH_MAX], path[PATH_MAX], why[256];
 	int		 rc, fd;
@@ -651,7 +720,7 @@ storage_snapshot_install(struct storage *st, const char *tag,
 		    st->snap_index);
 		return -ESTALE;
 	}
-	rc = snap_verify_file(tmp, &m, why, sizeof(why));
+	rc = snap_scan_file(tmp, &m, whole, why, sizeof(why));
 	if (rc == 0 && (m.index != index || m.term != term)) {
 		snprintf(why, sizeof(why), "offset 16: expected index %" PRIu64
 		    " term %" PRIu64 ", found index %" PRIu64 " term %" PRIu64,
@@ -694,15 +763,7 @@ storage_snapshot_install(struct storage *st, const char *tag,
 		return st_fail(st, rc, err, errlen, "installing %s: %s", path,
 		    strerror(-rc));
 	}
-	free(st->snap_config);
-	st->has_snap = true;
-	st->snap_index = m.index;
-	st->snap_term = m.term;
-	st->snap_config = m.config;
-	st->snap_config_len = m.config_len;
-	st->snap_image_len = m.image_len;
-	st->snap_file_size = m.file_size;
-	st->snap_file_crc = m.file_crc;
+	snap_set_latest(st, &m);
 	if (st->log != NULL)
 		log_info(st->log, "%s: installed snapshot %" PRIu64 " (term %"
 		    PRIu64 ", %" PRIu64 " bytes)", path, m.index, m.term,

@@ -231,6 +231,18 @@ int	 storage_snapshot_finish(struct storage_snapshot_writer *w, char *err,
 int	 storage_snapshot_install(struct storage *st, const char *tag,
 	    raft_index_t index, raft_term_t term, char *err, size_t errlen);
 
+/*
+ * storage_snapshot_install() for a file the caller has verified as a whole
+ * (storage_snapshot_file_verify()) since it was finished -- the daemon's
+ * forked child verifies what it wrote, the receiver what it received --
+ * so that the disk thread, which every log write waits for, does not read
+ * the whole file again: only the header, sizes, configuration and the
+ * trailer's fields are checked.
+ */
+int	 storage_snapshot_install_verified(struct storage *st,
+	    const char *tag, raft_index_t index, raft_term_t term, char *err,
+	    size_t errlen);
+
 /* The latest snapshot, as the node sends it to peers and serves backups. */
 struct storage_snapshot_info {
 	bool		 exists;
@@ -259,6 +271,14 @@ struct storage_snapshot_meta {
  * and what was expected in err, or another negative errno (-ENOENT...).
  */
 int	 storage_snapshot_file_verify(const char *path,
+	    struct storage_snapshot_meta *meta, char *err, size_t errlen);
+/*
+ * Fills *meta like storage_snapshot_file_verify() but checks only the
+ * header, the sizes and the trailer's magic and image length, without
+ * reading the image: for a file verified as a whole already (the latest
+ * snapshot, which storage_open() verified).  Returns 0 or -EBADMSG/-errno.
+ */
+int	 storage_snapshot_file_meta(const char *path,
 	    struct storage_snapshot_meta *meta, char *err, size_t errlen);
 /*
  * Streams the image of the snapshot file at path to cb, checking the CRC

@@ -1625,6 +1625,78 @@ test_kill_then_power_loss(struct tap *t)
 	kill_then_power_loss(t, HANDOVER_COPY, "shadow reset to a copy");
 }
 
+/*
+ * storage_snapshot_install_verified() and storage_snapshot_file_meta():
+ * the cheap paths for files verified already.  They check the header,
+ * sizes and trailer fields (a truncated file or a wrong index is still
+ * refused) but, by design, not the image bytes.
+ */
+static void
+test_snapshot_verified(struct tap *t)
+{
+	struct fixture		 fx;
+	struct storage		*st;
+	struct storage_snapshot_meta m, mv;
+	struct storage_snapshot_info info;
+	char			 path[512];
+	uint64_t		 written = 0;
+	int			 rc;
+
+	fx_init(&fx, "snapv");
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	append_range(st, 1, 100, 2, 100, 0, fx.err);
+
+	rc = make_snapshot_file(fx.dir, "build", 40, 2, 9000, &written,
+	    fx.err);
+	snap_file(path, sizeof(path), fx.dir, 40, "build");
+	memset(&m, 0, sizeof(m));
+	memset(&mv, 0, sizeof(mv));
+	if (rc == 0)
+		rc = storage_snapshot_file_meta(path, &m, fx.err,
+		    sizeof(fx.err));
+	if (rc == 0)
+		rc = storage_snapshot_file_verify(path, &mv, fx.err,
+		    sizeof(fx.err));
+	ok(t, rc == 0 && m.index == mv.index &&
+	    m.term == mv.term && m.image_len == mv.image_len &&
+	    m.file_size == mv.file_size && m.file_crc == mv.file_crc &&
+	    m.config_len == mv.config_len && memcmp(m.config, mv.config,
+	    m.config_len) == 0, "file_meta gives what file_verify gives "
+	    "(crc %08x, %" PRIu64 " bytes)", m.file_crc, m.file_size);
+	free(m.config);
+	free(mv.config);
+
+	is_int(t, storage_snapshot_install_verified(st, "build", 40, 3, fx.err,
+	    sizeof(fx.err)), -EBADMSG, "install_verified still checks the "
+	    "term in the header: %s", fx.err);
+	ok(t, tu_size(path) < 0, "and deletes the refused file");
+
+	rc = make_snapshot_file(fx.dir, "build", 40, 2, 9000, &written,
+	    fx.err);
+	ok(t, rc == 0 && truncate(path, tu_size(path) - 10) == 0,
+	    "a finished file cut by 10 bytes");
+	is_int(t, storage_snapshot_install_verified(st, "build", 40, 2, fx.err,
+	    sizeof(fx.err)), -EBADMSG, "install_verified refuses a "
+	    "truncated file: %s", fx.err);
+
+	rc = make_snapshot_file(fx.dir, "build", 40, 2, 9000, &written,
+	    fx.err);
+	is_int(t, rc == 0 ? storage_snapshot_install_verified(st, "build", 40,
+	    2, fx.err, sizeof(fx.err)) : rc, 0, "install_verified of a good "
+	    "file");
+	storage_snapshot_get_info(st, &info);
+	ok(t, info.exists && info.index == 40 && info.term == 2 &&
+	    info.file_size == 48 + 3 + 9000 + 24 && info.file_crc != 0,
+	    "get_info shows it (crc %08x)", info.file_crc);
+	storage_close(st);
+	fx_open(&fx, NULL, SEGSZ, 0, &st);
+	storage_snapshot_get_info(st, &info);
+	ok(t, info.exists && info.index == 40, "a reopen loads it after a "
+	    "whole-file check");
+	storage_close(st);
+	fx_done(&fx);
+}
+
 int
 main(void)
 {
@@ -1639,6 +1711,7 @@ main(void)
 	test_snapshot_compact(&t);
 	test_interrupted_compaction(&t);
 	test_snapshot_files(&t);
+	test_snapshot_verified(&t);
 	test_snapshot_rule(&t);
 	test_recycle(&t);
 	test_recycle_stale(&t);
