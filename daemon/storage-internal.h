@@ -43,6 +43,8 @@ enum prep_state {
 };
 
 /* The helper thread that prepares the next segment file. */
+#define STORAGE_MAX_DEFERRED	16
+
 struct prep {
 	pthread_t	 thread;
 	bool		 started;
@@ -58,6 +60,13 @@ struct prep {
 	char		 spares[STORAGE_MAX_SPARES][SEG_NAME_MAX];
 	size_t		 nspares;
 	uint64_t	 recycled;	/* segments prepared from a spare */
+	/*
+	 * Descriptors of unlinked files for the helper to close: the last
+	 * close frees a large file's blocks, which takes ext4 tens of
+	 * milliseconds per 64 MiB, and must not hold up the disk thread.
+	 */
+	int		 closefds[STORAGE_MAX_DEFERRED];
+	size_t		 nclose;
 };
 
 /* What the analysis of a data directory found for one segment file. */
@@ -170,6 +179,12 @@ int	 prep_take(struct storage *st, int *fd, uint64_t *n, char *err,
 void	 prep_stop(struct storage *st);
 /* Offers spare-file name to the helper; false if it holds enough. */
 bool	 prep_add_spare(struct storage *st, const char *name);
+/*
+ * Unlinks path (through the vfs) while holding a descriptor to it, which
+ * the helper thread then closes: the name goes at once, the blocks are
+ * freed off the disk thread.  Returns vfs_unlink()'s result.
+ */
+int	 st_unlink_deferred(struct storage *st, const char *path);
 /* True if the helper would take one more spare. */
 bool	 prep_spare_room(struct storage *st);
 /* Segments the helper has prepared from a spare so far. */

@@ -199,6 +199,29 @@ prep_recycled(struct storage *st)
 	return n;
 }
 
+/* Unlinks path and leaves the freeing of its blocks to the helper. */
+int
+st_unlink_deferred(struct storage *st, const char *path)
+{
+	struct prep	*p = &st->prep;
+	int		 fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	rc = vfs_unlink(st->vfs, path);
+	if (fd < 0)
+		return rc;
+	pthread_mutex_lock(&p->lock);
+	if (p->started && !p->stop && p->nclose < STORAGE_MAX_DEFERRED) {
+		p->closefds[p->nclose++] = fd;
+		fd = -1;
+		pthread_cond_broadcast(&p->cond);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (fd >= 0)
+		(void)close(fd);	/* no helper, or its queue is full */
+	return rc;
+}
+
 /* Offers a spare file to the helper; false when it has enough. */
 bool
 prep_add_spare(struct storage *st, const char *name)
@@ -227,8 +250,20 @@ prep_main(void *arg)
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->stop && p->state != PREP_WANTED)
+		while (!p->stop && p->state != PREP_WANTED && p->nclose == 0)
 			pthread_cond_wait(&p->cond, &p->lock);
+		if (p->nclose > 0) {
+			int	 fds[STORAGE_MAX_DEFERRED];
+			size_t	 i, nfds = p->nclose;
+
+			memcpy(fds, p->closefds, nfds * sizeof(*fds));
+			p->nclose = 0;
+			pthread_mutex_unlock(&p->lock);
+			for (i = 0; i < nfds; i++)
+				(void)close(fds[i]);
+			pthread_mutex_lock(&p->lock);
+			continue;
+		}
 		if (p->stop)
 			break;
 		n = p->n;
@@ -324,6 +359,8 @@ prep_stop(struct storage *st)
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->lock);
 	pthread_join(p->thread, NULL);
+	while (p->nclose > 0)
+		(void)close(p->closefds[--p->nclose]);
 	if (p->state == PREP_READY && p->fd >= 0)
 		vfs_close(st->vfs, p->fd);
 	pthread_cond_destroy(&p->cond);

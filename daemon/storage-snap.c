@@ -652,7 +652,7 @@ snap_remove_older(struct storage *st, uint64_t index, char *err,
 		    v >= index)
 			continue;
 		st_path(st, de->d_name, path, sizeof(path));
-		if ((rc = vfs_unlink(st->vfs, path)) != 0) {
+		if ((rc = st_unlink_deferred(st, path)) != 0) {
 			rc = st_fail(st, rc, err, errlen, "%s: unlink: %s",
 			    path, strerror(-rc));
 			break;

@@ -983,7 +983,7 @@ drop_segment(struct storage *st, size_t i, char *err, size_t errlen)
 		st->unsynced = 0;
 	}
 	st_path(st, st->segs[i].name, path, sizeof(path));
-	if ((rc = vfs_unlink(st->vfs, path)) != 0)
+	if ((rc = st_unlink_deferred(st, path)) != 0)
 		return st_fail(st, rc, err, errlen, "%s: unlink: %s", path,
 		    strerror(-rc));
 	segs_remove(st, i);

@@ -187,6 +187,31 @@ shadow_id_write(struct shadow *s, ino_t ino, const char *path)
 }
 
 /*
+ * Compares ino's recorded identity with the real file at path: 0 the same
+ * file, 1 another file (the number was reused), -1 unknown (no birth time,
+ * or nothing recorded).
+ */
+static int
+shadow_id_compare(const struct shadow *s, ino_t ino, const char *path)
+{
+	char	 idpath[PATH_MAX], id[64], kept[64];
+	ssize_t	 n;
+	int	 fd;
+
+	if (shadow_file_id(path, id, sizeof(id)) != 0)
+		return -1;
+	shadow_id_path(s, ino, idpath, sizeof(idpath));
+	if ((fd = open(idpath, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, kept, sizeof(kept) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	kept[n] = '\0';
+	return strcmp(kept, id) != 0;
+}
+
+/*
  * Tells whether the inode file an earlier run left for ino is about the
  * real file at path, and not about a deleted file whose inode number the
  * real one reuses.
@@ -194,21 +219,17 @@ shadow_id_write(struct shadow *s, ino_t ino, const char *path)
 static int
 shadow_id_matches(const struct shadow *s, ino_t ino, const char *path)
 {
-	char	 idpath[PATH_MAX], id[64], kept[64];
-	ssize_t	 n;
-	int	 fd;
+	return shadow_id_compare(s, ino, path) == 0;
+}
 
-	if (shadow_file_id(path, id, sizeof(id)) != 0)
-		return 0;
-	shadow_id_path(s, ino, idpath, sizeof(idpath));
-	if ((fd = open(idpath, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, kept, sizeof(kept) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	kept[n] = '\0';
-	return strcmp(kept, id) == 0;
+/*
+ * Tells whether ino's recorded identity is known to belong to another
+ * file than the one now at path.
+ */
+static int
+shadow_id_differs(const struct shadow *s, ino_t ino, const char *path)
+{
+	return shadow_id_compare(s, ino, path) == 1;
 }
 
 /*
@@ -256,11 +277,26 @@ shadow_inode_adopt(struct shadow *s, ino_t ino, const char *rel,
     const char *path)
 {
 	char		 ipath[PATH_MAX], spath[PATH_MAX];
+	struct shadow_ino *si;
 	struct stat	 sb;
 	int		 rc;
 
-	if (shadow_ino_known(s, ino))
-		return 0;
+	if (shadow_ino_known(s, ino)) {
+		if (!shadow_id_differs(s, ino, path))
+			return 0;
+		/*
+		 * The number was reused by a file made outside this vfs (the
+		 * daemon's forked child writes its snapshot with plain POSIX
+		 * calls): what this run tracked was another file's.  Start
+		 * afresh; the first sync publishes all of it.
+		 */
+		if ((si = shadow_ino_state(s, ino, 1)) == NULL)
+			return -ENOMEM;
+		si->dirty_lo = si->dirty_hi = 0;
+		si->trunc_lo = -1;
+		si->inherited = 1;
+		return shadow_inode_fresh(s, ino, path);
+	}
 	if (shadow_ino_state(s, ino, 1) == NULL)
 		return -ENOMEM;
 	shadow_inode_path(s, ino, ipath, sizeof(ipath));
@@ -403,12 +439,25 @@ out:
 	return rc;
 }
 
+/* Tells whether this run holds a descriptor open on ino. */
+static int
+shadow_ino_open(const struct shadow *s, ino_t ino)
+{
+	size_t	 i;
+
+	for (i = 0; i < s->nfds; i++)
+		if (s->fds[i].used && s->fds[i].ino == ino)
+			return 1;
+	return 0;
+}
+
 /* Opens path and, inside the root, starts tracking what it writes. */
 static int
 shadow_open(struct vfs *v, const char *path, int flags, mode_t mode)
 {
 	struct shadow		*s = v->impl;
 	struct shadow_fd	*sf;
+	struct shadow_ino	*si;
 	struct stat		 sb;
 	const char		*rel;
 	int			 fd, existed, rc;
@@ -424,9 +473,22 @@ shadow_open(struct vfs *v, const char *path, int flags, mode_t mode)
 		goto out;
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
 		goto out;
-	if (existed)
+	if (existed) {
 		rc = shadow_inode_adopt(s, sb.st_ino, rel, path);
-	else if ((rc = shadow_inode_fresh(s, sb.st_ino, path)) == 0)
+		/*
+		 * An existing file opened for writing that this run does not
+		 * hold open may have been written since by another process
+		 * (the daemon's forked child writes its snapshot with plain
+		 * POSIX calls): what this run tracked for it says nothing of
+		 * those bytes.  A real fsync flushes every dirty page of the
+		 * inode, whoever wrote it, so its next sync publishes all of
+		 * it.
+		 */
+		if (rc == 0 && (flags & O_ACCMODE) != O_RDONLY &&
+		    !shadow_ino_open(s, sb.st_ino) &&
+		    (si = shadow_ino_state(s, sb.st_ino, 1)) != NULL)
+			si->inherited = 1;
+	} else if ((rc = shadow_inode_fresh(s, sb.st_ino, path)) == 0)
 		rc = shadow_ino_new(s, sb.st_ino);
 	if (rc == 0 && (flags & O_TRUNC))
 		shadow_note_size_locked(s, sb.st_ino, 0);
