@@ -58,7 +58,7 @@ struct node_snap_waiter {
 };
 
 /* The forked child's CPU niceness: below the serving processes. */
-#define SNAP_CHILD_NICE		10
+#define SNAP_CHILD_NICE		19
 /* A forked child writing a snapshot cannot take longer than this. */
 #define SNAP_CHILD_MAX_S	3600
 /* After a failed snapshot, wait this long before the next attempt. */
@@ -122,6 +122,7 @@ struct node {
 	/* Snapshots (docs/snapshots.md). */
 	struct storage_snapshot_info snap;	/* latest durable one */
 	uint64_t	 applied_bytes;		/* entry bytes since it */
+	uint64_t	 snap_due_entries;	/* entries that make one due */
 	pid_t		 snap_pid;		/* child writing one, or 0 */
 	int		 snap_fd;		/* its error pipe */
 	struct event	*snap_ev;
@@ -154,6 +155,7 @@ static void	 snapshot_send(struct node *n, const struct raft_msg *m);
 static void	 snapshot_local_done(struct node *n, struct disk_job *job);
 static void	 snapshot_received_done(struct node *n, struct disk_job *job);
 static void	 waiters_schedule(struct node *n);
+static uint64_t	 node_rand(void *ctx);
 
 /* ------------------------------------------------------------------ */
 /* Ops and their lists.                                                */
@@ -738,8 +740,24 @@ snapshot_due(struct node *n)
 			return true;	/* a backup asked for it */
 	if (monotime_ms() < n->snap_retry_ms)
 		return false;
-	return applied - n->snap.index >= n->opt->snapshot_entries ||
+	return applied - n->snap.index >= n->snap_due_entries ||
 	    n->applied_bytes >= n->opt->snapshot_bytes;
+}
+
+/*
+ * Draws the entries after which the next snapshot is due: the threshold
+ * plus up to a quarter more, at random, so that the nodes of a cluster,
+ * which apply the same indexes at the same moments, do not all snapshot at
+ * once (on shared cores and a shared disk that would slow the whole quorum
+ * at the same time).
+ */
+static void
+snapshot_draw_due(struct node *n)
+{
+	uint64_t	 spread = n->opt->snapshot_entries / 4;
+
+	n->snap_due_entries = n->opt->snapshot_entries +
+	    (spread > 0 ? node_rand(&n->rand_state) % (spread + 1) : 0);
 }
 
 /* Takes w off the node's list of waiters. */
@@ -1032,6 +1050,7 @@ snapshot_local_done(struct node *n, struct disk_job *job)
 	    n->applied_bytes - n->snap_building_bytes : 0;
 	n->snapshots_taken++;
 	n->last_snapshot_ms = took;
+	snapshot_draw_due(n);
 	log_info(n->lg, "snapshot at %" PRIu64 " (term %" PRIu64 ", %" PRIu64
 	    " bytes) durable in %" PRIu64 " ms; log compacted up to %" PRIu64
 	    " (%" PRIu64 " us in memory)", n->snap.index, n->snap.term,
@@ -1056,6 +1075,7 @@ snapshot_received_done(struct node *n, struct disk_job *job)
 	job->kv_out = NULL;
 	n->applied_bytes = 0;
 	n->snapshots_installed++;
+	snapshot_draw_due(n);
 	/* Writes parked below the snapshot will never be applied here. */
 	while ((op = n->writes.head) != NULL && op->index <= job->snap_index)
 		op_fail(op, API_FAIL_UNKNOWN);
@@ -1408,6 +1428,7 @@ node_start(const struct options *o, struct event_base *base,
 	if (fd >= 0)
 		close(fd);
 	n->rand_state |= 1;
+	snapshot_draw_due(n);
 
 	raft_config_defaults(&rc_cfg);
 	rc_cfg.id = o->node_id;

@@ -94,8 +94,8 @@ static const struct opt opts[] = {
 	    "size of each preallocated log segment file" },
 	{ "snapshot-entries", "RAFTKV_SNAPSHOT_ENTRIES", OPT_U64,
 	    OFF(snapshot_entries), "100000", 1, UINT32_MAX, "N",
-	    "take a snapshot once this many entries were applied since the "
-	    "last one" },
+	    "take a snapshot once this many entries (plus up to a quarter, "
+	    "at random) were applied since the last one" },
 	{ "snapshot-bytes", "RAFTKV_SNAPSHOT_BYTES", OPT_U64,
 	    OFF(snapshot_bytes), "268435456", 4096, 1ULL << 40, "BYTES",
 	    "take a snapshot once this many bytes of entries were applied "
