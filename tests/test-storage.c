@@ -1381,6 +1381,44 @@ test_write_errors(struct tap *t)
 	fx_done(&fx);
 }
 
+/* A shadow vfs over a fresh directory, for the shadow's own tests. */
+struct shadow_fx {
+	char		 base[256], real[300], shadow[300];
+	struct vfs	*v;
+};
+
+/* Sets up fx (real/ and its shadow under a new directory); 0 or -1. */
+static int
+shadow_fx_init(struct tap *t, struct shadow_fx *fx, const char *tag)
+{
+	char	 spec[320], err[256];
+
+	tu_mkdtemp(fx->base, sizeof(fx->base), tag);
+	snprintf(fx->real, sizeof(fx->real), "%s/real", fx->base);
+	snprintf(fx->shadow, sizeof(fx->shadow), "%s/shadow", fx->base);
+	mkdir(fx->real, 0755);
+	snprintf(spec, sizeof(spec), "shadow:%s", fx->shadow);
+	if (vfs_from_spec(spec, &fx->v, err, sizeof(err)) != 0) {
+		ok(t, 0, "shadow vfs: %s", err);
+		return -1;
+	}
+	vfs_bind(fx->v, fx->real);
+	return 0;
+}
+
+/* Frees fx's vfs and removes its directories. */
+static void
+shadow_fx_done(struct shadow_fx *fx)
+{
+	char	 p[320];
+
+	vfs_free(fx->v);
+	tu_rmtree(fx->base);
+	tu_rmtree(fx->shadow);
+	snprintf(p, sizeof(p), "%s.inodes", fx->shadow);
+	tu_rmtree(p);
+}
+
 /*
  * A file another process writes (the daemon's forked child writes its
  * snapshot with plain POSIX calls), seen by a directory sync of the
@@ -1392,46 +1430,33 @@ test_write_errors(struct tap *t)
 static void
 test_shadow_foreign_writer(struct tap *t)
 {
-	char		 base[256], real[300], shadow[300], spec[320];
-	char		 f[400], sf[400], err[256], buf[4096];
-	struct vfs	*v;
+	struct shadow_fx fx;
+	char		 f[400], sf[400], buf[4096];
 	int		 fd, pfd;
 
-	tu_mkdtemp(base, sizeof(base), "shforeign");
-	snprintf(real, sizeof(real), "%s/real", base);
-	snprintf(shadow, sizeof(shadow), "%s/shadow", base);
-	mkdir(real, 0755);
-	snprintf(spec, sizeof(spec), "shadow:%s", shadow);
-	if (vfs_from_spec(spec, &v, err, sizeof(err)) != 0) {
-		ok(t, 0, "shadow vfs: %s", err);
+	if (shadow_fx_init(t, &fx, "shforeign") != 0)
 		return;
-	}
-	vfs_bind(v, real);
 	memset(buf, 'x', sizeof(buf));
-	snprintf(f, sizeof(f), "%s/snap.tmp", real);
-	snprintf(sf, sizeof(sf), "%s/snap.tmp", shadow);
+	snprintf(f, sizeof(f), "%s/snap.tmp", fx.real);
+	snprintf(sf, sizeof(sf), "%s/snap.tmp", fx.shadow);
 	/* The other process writes the first half and syncs it. */
 	pfd = open(f, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	ok(t, pfd >= 0 && write(pfd, buf, 2048) == 2048 && fdatasync(pfd) == 0,
 	    "a foreign writer's first half");
 	/* Meanwhile this process syncs the directory (it adopts the file). */
-	vfs_fsync_dir(v, real);
+	vfs_fsync_dir(fx.v, fx.real);
 	/* The other process finishes the file. */
 	ok(t, pwrite(pfd, buf, sizeof(buf), 2048) == (ssize_t)sizeof(buf) &&
 	    fdatasync(pfd) == 0, "and the rest");
 	close(pfd);
 	/* This process opens it for writing and syncs it: all durable. */
-	fd = vfs_open(v, f, O_RDWR, 0);
-	vfs_fdatasync(v, fd);
-	vfs_close(v, fd);
-	vfs_fsync_dir(v, real);
+	fd = vfs_open(fx.v, f, O_RDWR, 0);
+	vfs_fdatasync(fx.v, fd);
+	vfs_close(fx.v, fd);
+	vfs_fsync_dir(fx.v, fx.real);
 	is_int(t, tu_size(sf), 2048 + (long long)sizeof(buf), "the shadow "
 	    "holds the whole file after this process's sync");
-	vfs_free(v);
-	tu_rmtree(base);
-	tu_rmtree(shadow);
-	snprintf(spec, sizeof(spec), "%s.inodes", shadow);
-	tu_rmtree(spec);
+	shadow_fx_done(&fx);
 }
 
 /*
@@ -1445,40 +1470,33 @@ test_shadow_foreign_writer(struct tap *t)
 static void
 test_shadow_reused_inode(struct tap *t)
 {
-	char		 base[256], real[300], shadow[300], spec[320];
-	char		 a[400], b[420], sb_path[420], err[256];
+	struct shadow_fx fx;
+	char		 a[400], b[420], sb_path[420];
 	char		 old[4096], buf[4096], back[4096];
 	struct vfs	*v;
 	struct stat	 st;
 	ino_t		 ino;
 	int		 fd, i, got = 0;
 
-	tu_mkdtemp(base, sizeof(base), "shreuse");
-	snprintf(real, sizeof(real), "%s/real", base);
-	snprintf(shadow, sizeof(shadow), "%s/shadow", base);
-	mkdir(real, 0755);
-	snprintf(spec, sizeof(spec), "shadow:%s", shadow);
-	if (vfs_from_spec(spec, &v, err, sizeof(err)) != 0) {
-		ok(t, 0, "shadow vfs: %s", err);
+	if (shadow_fx_init(t, &fx, "shreuse") != 0)
 		return;
-	}
-	vfs_bind(v, real);
+	v = fx.v;
 	memset(old, 'o', sizeof(old));
 	memset(buf, 'n', sizeof(buf));
 	for (i = 0; i < 50 && !got; i++) {
 		/* A tracked file, synced, renamed, then deleted. */
-		snprintf(a, sizeof(a), "%s/a%d", real, i);
+		snprintf(a, sizeof(a), "%s/a%d", fx.real, i);
 		fd = vfs_open(v, a, O_RDWR | O_CREAT, 0644);
 		vfs_pwrite_all(v, fd, old, sizeof(old), 0);
 		vfs_fdatasync(v, fd);
 		fstat(fd, &st);
 		ino = st.st_ino;
 		vfs_close(v, fd);
-		vfs_fsync_dir(v, real);
+		vfs_fsync_dir(v, fx.real);
 		vfs_unlink(v, a);
-		vfs_fsync_dir(v, real);
+		vfs_fsync_dir(v, fx.real);
 		/* Another one made with plain POSIX calls. */
-		snprintf(b, sizeof(b), "%s/b%d", real, i);
+		snprintf(b, sizeof(b), "%s/b%d", fx.real, i);
 		fd = open(b, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 		if (fd < 0 || write(fd, buf, sizeof(buf)) !=
 		    (ssize_t)sizeof(buf) || fstat(fd, &st) != 0) {
@@ -1496,8 +1514,8 @@ test_shadow_reused_inode(struct tap *t)
 		fd = vfs_open(v, b, O_RDWR, 0);
 		vfs_fdatasync(v, fd);
 		vfs_close(v, fd);
-		vfs_fsync_dir(v, real);
-		snprintf(sb_path, sizeof(sb_path), "%s/b%d", shadow, i);
+		vfs_fsync_dir(v, fx.real);
+		snprintf(sb_path, sizeof(sb_path), "%s/b%d", fx.shadow, i);
 		memset(back, 0, sizeof(back));
 		fd = open(sb_path, O_RDONLY | O_CLOEXEC);
 		ok(t, fd >= 0 && read(fd, back, sizeof(back)) ==
@@ -1510,11 +1528,7 @@ test_shadow_reused_inode(struct tap *t)
 	if (!got)
 		diag("the filesystem never reused an inode number in 50 tries: "
 		    "the reuse case was not reached");
-	vfs_free(v);
-	tu_rmtree(base);
-	tu_rmtree(shadow);
-	snprintf(spec, sizeof(spec), "%s.inodes", shadow);
-	tu_rmtree(spec);
+	shadow_fx_done(&fx);
 }
 
 /* The shadow vfs keeps only what was synced. */
