@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -27,6 +28,8 @@ struct disk {
 	bool		 stopping;
 
 	/* Under lock. */
+	unsigned	 coalesce_us;	/* see disk_set_coalesce() */
+	size_t		 last_batch_jobs; /* jobs the last sync covered */
 	struct disk_job	*todo_head, *todo_tail;
 	struct disk_job	*done_head, *done_tail;
 
@@ -183,8 +186,24 @@ worker(void *arg)
 			pthread_cond_wait(&d->cond, &d->lock);
 		if (d->todo_head == NULL && d->stopping)
 			break;
+		if (d->coalesce_us > 0 && !d->stopping &&
+		    d->last_batch_jobs >= 2) {
+			/* Let more jobs join this batch: one sync for all. */
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += (long)d->coalesce_us * 1000;
+			ts.tv_sec += ts.tv_nsec / 1000000000;
+			ts.tv_nsec %= 1000000000;
+			while (!d->stopping && pthread_cond_timedwait(&d->cond,
+			    &d->lock, &ts) == 0)
+				;
+		}
 		batch = d->todo_head;
 		d->todo_head = d->todo_tail = NULL;
+		d->last_batch_jobs = 0;
+		for (job = batch; job != NULL; job = job->next)
+			d->last_batch_jobs++;
 		pthread_mutex_unlock(&d->lock);
 
 		rc = 0;
@@ -268,7 +287,14 @@ disk_new(struct event_base *base, struct storage *st, disk_done_fn *done,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->cond, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&d->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	if ((rc = pthread_create(&d->thread, NULL, worker, d)) != 0) {
 		event_free(d->done_ev);
 		pthread_mutex_destroy(&d->lock);
@@ -324,4 +350,12 @@ disk_free(struct disk *d)
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 	free(d);
+}
+
+void
+disk_set_coalesce(struct disk *d, unsigned us)
+{
+	pthread_mutex_lock(&d->lock);
+	d->coalesce_us = us;
+	pthread_mutex_unlock(&d->lock);
 }

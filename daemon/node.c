@@ -1190,6 +1190,8 @@ track_role(struct node *n)
 		}
 		n->last_role = n->status.role;
 		n->last_leader = n->status.leader;
+		disk_set_coalesce(n->disk, n->status.role == RAFT_LEADER ?
+		    (unsigned)n->opt->leader_sync_delay_us : 0);
 		n->last_term = n->status.term;
 	}
 	if (n->status.config_index != n->last_config_index) {

@@ -107,6 +107,10 @@ static const struct opt opts[] = {
 	{ "snapshot-chunk", "RAFTKV_SNAPSHOT_CHUNK", OPT_U64,
 	    OFF(snapshot_chunk), "524288", 4096, 16 * 1024 * 1024, "BYTES",
 	    "bytes per request when sending a snapshot to a follower" },
+	{ "leader-sync-delay", "RAFTKV_LEADER_SYNC_DELAY_US", OPT_U64,
+	    OFF(leader_sync_delay_us), "0", 0, 100000, "US",
+	    "as leader, wait this long after a write before syncing it, so "
+	    "that more writes share one fdatasync" },
 	{ "test-vfs", "RAFTKV_TEST_VFS", OPT_STR, OFF(test_vfs), NULL, 0, 0,
 	    "SPEC", "test only: the storage I/O layer, e.g. shadow:DIR" },
 	{ "help", NULL, OPT_FLAG_HELP, 0, NULL, 0, 0, NULL,

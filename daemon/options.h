@@ -41,6 +41,7 @@ struct options {
 	uint64_t	 snapshot_bytes;	/* applied bytes per snapshot */
 	uint64_t	 snapshot_keep;		/* trailing entries kept */
 	uint64_t	 snapshot_chunk;	/* bytes per transfer request */
+	uint64_t	 leader_sync_delay_us;	/* disk_set_coalesce() */
 	char		*test_vfs;		/* owned; test-only I/O layer */
 };
 
