@@ -120,7 +120,8 @@ snap_job(struct storage *st, struct disk_job *job)
 	int	 rc;
 
 	/* The child verified what it wrote, the receiver what it got. */
-	rc = storage_snapshot_install_verified(st, local ? "build" : "recv",
+	rc = storage_snapshot_install_verified(st, local ? SNAPLOAD_TAG_LOCAL :
+	    SNAPLOAD_TAG_RECEIVED,
 	    job->snap_index, job->snap_term, job->errmsg,
 	    sizeof(job->errmsg));
 	if (rc != 0) {
@@ -145,10 +146,8 @@ snap_job(struct storage *st, struct disk_job *job)
 	    sizeof(job->errmsg))) != 0)
 		return rc;
 	/* Nothing above the snapshot can be applied before this is done. */
-	rc = snapload_kv(job->snap_info.path, job->kv_cfg, false, &job->kv_out,
-	    NULL,
-	    job->errmsg, sizeof(job->errmsg));
-	return rc;
+	return snapload_kv(job->snap_info.path, job->kv_cfg, &job->kv_out,
+	    NULL, job->errmsg, sizeof(job->errmsg));
 }
 
 /* Writes one job's hard state and entries (not yet synced). */

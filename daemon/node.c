@@ -699,7 +699,7 @@ snapshot_child(struct node *n, pid_t parent, int fd, const uint8_t *cfg,
 	 * parent.  The parent syncs the file again through its own vfs when
 	 * it installs it.
 	 */
-	rc = snapload_save(n->kv, n->opt->data_dir, NULL, "build",
+	rc = snapload_save(n->kv, n->opt->data_dir, NULL, SNAPLOAD_TAG_LOCAL,
 	    n->snap_building, n->snap_building_term, cfg, cfg_len, fd, err,
 	    sizeof(err));
 	if (rc == 0) {
@@ -711,8 +711,8 @@ snapshot_child(struct node *n, pid_t parent, int fd, const uint8_t *cfg,
 		struct storage_snapshot_meta m;
 		char	 path[PATH_MAX];
 
-		snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64
-		    ".build.tmp", n->opt->data_dir, n->snap_building);
+		storage_snapshot_tmp_path(path, sizeof(path),
+		    n->opt->data_dir, n->snap_building, SNAPLOAD_TAG_LOCAL);
 		if ((rc = storage_snapshot_file_verify(path, &m, err,
 		    sizeof(err))) == 0)
 			free(m.config);
@@ -827,7 +827,7 @@ snapshot_start(struct node *n)
 {
 	struct raft_cluster cfg;
 	uint8_t		*buf;
-	size_t		 cap = RAFT_MAX_MEMBERS * (2 * RAFT_MAX_URL + 32) + 64;
+	size_t		 cap = RAFT_CLUSTER_ENCODED_MAX;
 	uint64_t	 t0;
 	int		 fds[2], len;
 	pid_t		 pid, parent;
@@ -894,8 +894,8 @@ snapshot_failed(struct node *n, const char *why)
 	n->snap_retry_ms = monotime_ms() + SNAP_RETRY_MS;
 	log_warn(n->lg, "snapshot at %" PRIu64 " failed: %s", n->snap_building,
 	    why);
-	snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64 ".build.tmp",
-	    n->opt->data_dir, n->snap_building);
+	storage_snapshot_tmp_path(path, sizeof(path), n->opt->data_dir,
+	    n->snap_building, SNAPLOAD_TAG_LOCAL);
 	(void)unlink(path);
 	waiters_fail(n, -EIO);
 }
@@ -1225,8 +1225,8 @@ on_ready(evutil_socket_t fd, short what, void *arg)
 		/* The core did not want the file: it covered nothing new. */
 		char path[PATH_MAX];
 
-		snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64
-		    ".recv.tmp", n->opt->data_dir, n->recv_index);
+		storage_snapshot_tmp_path(path, sizeof(path),
+		    n->opt->data_dir, n->recv_index, SNAPLOAD_TAG_RECEIVED);
 		(void)unlink(path);
 		n->recv_stepped = false;
 		snapxfer_set_busy(n->xfer, false);
@@ -1336,7 +1336,7 @@ static int
 bootstrap(struct node *n, struct storage_loaded *ld, char *err,
     size_t errlen)
 {
-	uint8_t		 buf[RAFT_MAX_MEMBERS * (2 * RAFT_MAX_URL + 16) + 8];
+	uint8_t		 buf[RAFT_CLUSTER_ENCODED_MAX];
 	struct raft_entry e;
 	struct raft_hard_state hs = { .term = 1, .vote = 0, .commit = 1 };
 	int		 rc;
@@ -1411,9 +1411,8 @@ node_start(const struct options *o, struct event_base *base,
 		uint64_t t0 = monotime_ms();
 
 		/* storage_open() verified the whole file already. */
-		if ((rc = snapload_kv(n->snap.path, &n->kv_cfg, false, &n->kv,
-		    NULL,
-		    err, errlen)) != 0)
+		if ((rc = snapload_kv(n->snap.path, &n->kv_cfg, &n->kv,
+		    NULL, err, errlen)) != 0)
 			goto fail;
 		log_info(lg, "loaded snapshot %" PRIu64 " (term %" PRIu64 ", %"
 		    PRIu64 " bytes, %zu keys) in %" PRIu64 " ms", n->snap.index,

@@ -1190,16 +1190,15 @@ validate(const struct raft *r, const struct raft_msg *m)
 static int
 check_cluster(const struct raft_cluster *c)
 {
-	enum { CAP = 2 + RAFT_MAX_MEMBERS * (8 + 1 + 2 * (1 + RAFT_MAX_URL)) };
 	struct {
-		uint8_t			 buf[CAP];
+		uint8_t			 buf[RAFT_CLUSTER_ENCODED_MAX];
 		struct raft_cluster	 decoded;
 	} *scratch;
 	int	 len, rc = -RAFT_EINVAL;
 
 	if ((scratch = malloc(sizeof(*scratch))) == NULL)
 		return -RAFT_ENOMEM;
-	len = raft_cluster_encode(c, scratch->buf, CAP);
+	len = raft_cluster_encode(c, scratch->buf, sizeof(scratch->buf));
 	if (len > 0 && raft_cluster_decode(scratch->buf, (size_t)len,
 	    &scratch->decoded) == 0)
 		rc = 0;

@@ -85,6 +85,10 @@ struct raft_cluster {
 	struct raft_member	 members[RAFT_MAX_MEMBERS];
 };
 
+/* The most bytes raft_cluster_encode() writes: a buffer this big suffices. */
+#define RAFT_CLUSTER_ENCODED_MAX \
+	(2 + RAFT_MAX_MEMBERS * (8 + 1 + 2 * (1 + RAFT_MAX_URL)))
+
 /*
  * Encodes cfg into buf (capacity cap).  Returns the encoded length, or
  * -RAFT_ETOOBIG when cap is too small.  Pure; borrows both arguments.

@@ -416,8 +416,12 @@ build_kv(const struct restore_args *ra, struct restore_source *src,
 		storage_snapshot_get_info(src->st, &info);
 		image = info.path;
 	}
+	/*
+	 * Verified as a whole already: by source_snapshot(), or by
+	 * storage_open() for the old node's latest snapshot.
+	 */
 	if (image != NULL &&
-	    (rc = snapload_kv(image, &kc, true, &kv, NULL, why,
+	    (rc = snapload_kv(image, &kc, &kv, NULL, why,
 	    sizeof(why))) != 0) {
 		snprintf(err, errlen, "cannot load the snapshot: %s", why);
 		result = source_result(rc);
@@ -466,22 +470,16 @@ out:
 static int
 encode_config(const struct raft_cluster *c, uint8_t **buf, size_t *len)
 {
-	size_t	 cap = 4096;
 	int	 n;
 
-	for (;;) {
-		*buf = xmalloc(cap);
-		n = raft_cluster_encode(c, *buf, cap);
-		if (n >= 0) {
-			*len = (size_t)n;
-			return 0;
-		}
+	*buf = xmalloc(RAFT_CLUSTER_ENCODED_MAX);
+	if ((n = raft_cluster_encode(c, *buf, RAFT_CLUSTER_ENCODED_MAX)) < 0) {
 		free(*buf);
 		*buf = NULL;
-		if (n != -RAFT_ETOOBIG || cap >= 1024 * 1024)
-			return -EINVAL;
-		cap *= 2;
+		return -EINVAL;
 	}
+	*len = (size_t)n;
+	return 0;
 }
 
 /*

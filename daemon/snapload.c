@@ -18,9 +18,6 @@
 #include "snapload.h"
 #include "storage.h"
 
-/* The trailer after the image: magic, image length, CRC, reserved. */
-#define SNAP_TRAILER_BYTES	24
-
 struct image_reader {
 	int		 fd;
 	uint64_t	 off;	/* next byte of the file to read */
@@ -55,9 +52,8 @@ image_read(void *arg, void *buf, size_t len)
 }
 
 int
-snapload_kv(const char *path, const struct kv_config *cfg, bool verify,
-    struct kv **out, struct storage_snapshot_meta *meta, char *err,
-    size_t errlen)
+snapload_kv(const char *path, const struct kv_config *cfg, struct kv **out,
+    struct storage_snapshot_meta *meta, char *err, size_t errlen)
 {
 	struct storage_snapshot_meta m;
 	struct image_reader r;
@@ -68,23 +64,15 @@ snapload_kv(const char *path, const struct kv_config *cfg, bool verify,
 	memset(&m, 0, sizeof(m));
 	memset(&r, 0, sizeof(r));
 	r.fd = -1;
-	rc = verify ? storage_snapshot_file_verify(path, &m, err, errlen) :
-	    storage_snapshot_file_meta(path, &m, err, errlen);
-	if (rc != 0)
+	if ((rc = storage_snapshot_file_meta(path, &m, err, errlen)) != 0)
 		goto out;
-	if (m.file_size < SNAP_TRAILER_BYTES + m.image_len) {
-		snprintf(err, errlen, "%s: image of %" PRIu64 " bytes does not "
-		    "fit a file of %" PRIu64, path, m.image_len, m.file_size);
-		rc = -EBADMSG;
-		goto out;
-	}
 	if ((r.fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		rc = -errno;
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	r.end = m.file_size - SNAP_TRAILER_BYTES;
-	r.off = r.end - m.image_len;
+	r.off = m.image_offset;
+	r.end = m.image_offset + m.image_len;
 	rc = kv_snapshot_read(cfg, image_read, &r, out, why, sizeof(why));
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: state-machine image: %s", path, why);

@@ -3,17 +3,22 @@
  * and writes one from it.
  *
  * Used at startup, after installing a snapshot received from the leader
- * (on the disk thread), and by `raftkvd restore`.  The file is verified as
- * a whole first (storage_snapshot_file_verify()); the image is then read
- * with pread and decoded by kv_snapshot_read(), which checks the image's
- * own checksum, every invariant and the state hash again.
+ * (on the disk thread), and by `raftkvd restore`.  Every caller has
+ * verified the file as a whole already (storage_open(), the receiver,
+ * restore's source check), so only its header and trailer are read again
+ * (storage_snapshot_file_meta()); the image is read with pread and decoded
+ * by kv_snapshot_read(), which checks the image's own checksum, every
+ * invariant and the state hash.
  */
 #ifndef RAFTKV_SNAPLOAD_H
 #define RAFTKV_SNAPLOAD_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* The tags of the daemon's snapshot files (storage_snapshot_create()). */
+#define SNAPLOAD_TAG_LOCAL	"build"	/* written by the forked child */
+#define SNAPLOAD_TAG_RECEIVED	"recv"	/* received from the leader */
 
 struct kv;
 struct kv_config;
@@ -22,18 +27,16 @@ struct vfs;
 
 /*
  * Loads the snapshot file at path (borrowed) into a new state machine
- * *out (release with kv_free()), configured by cfg (copied).  With verify
- * the whole file's CRC is checked first; without, the file must have been
- * verified already (the image's own checksum and state hash are checked
- * either way).  meta, when
- * not NULL, receives the file's metadata (its config is owned by the
+ * *out (release with kv_free()), configured by cfg (copied).  The file
+ * must have been verified as a whole already.  meta, when not NULL,
+ * receives the file's metadata (its config is owned by the
  * caller then).  The state machine's applied index must equal the
  * snapshot's index.  Returns 0, -EBADMSG (corrupt file or image, err says
  * where), -ENOMEM or another negative errno.
  */
 int	 snapload_kv(const char *path, const struct kv_config *cfg,
-	    bool verify, struct kv **out, struct storage_snapshot_meta *meta,
-	    char *err, size_t errlen);
+	    struct kv **out, struct storage_snapshot_meta *meta, char *err,
+	    size_t errlen);
 
 /*
  * Writes kv (only read: safe in a forked child) as the finished snapshot

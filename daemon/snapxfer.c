@@ -40,6 +40,7 @@
 
 #include "log.h"
 #include "monotime.h"
+#include "snapload.h"
 #include "snapxfer.h"
 #include "storage.h"
 
@@ -516,8 +517,8 @@ receiver_complete(struct snapxfer *x, char *why, size_t whylen)
 
 	rc = storage_snapshot_finish(rx->w, err, sizeof(err));
 	rx->w = NULL;
-	snprintf(path, sizeof(path), "%s/snapshot-%020" PRIu64 ".recv.tmp",
-	    x->cfg.dir, rx->index);
+	storage_snapshot_tmp_path(path, sizeof(path), x->cfg.dir, rx->index,
+	    SNAPLOAD_TAG_RECEIVED);
 	if (rc != 0) {
 		snprintf(why, whylen, "%s", err);
 		(void)unlink(path);
@@ -627,7 +628,8 @@ receive_chunk(struct evhttp_request *req, void *arg)
 			return;
 		}
 		receiver_reset(x);
-		rc = storage_snapshot_receive(x->cfg.dir, x->cfg.vfs, "recv",
+		rc = storage_snapshot_receive(x->cfg.dir, x->cfg.vfs,
+		    SNAPLOAD_TAG_RECEIVED,
 		    index, &rx->w, err, sizeof(err));
 		if (rc != 0) {
 			reply_error(x, req, rc == -ENOSPC ? 507 : 500,

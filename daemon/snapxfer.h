@@ -42,7 +42,7 @@ typedef void snapxfer_sent_fn(void *ctx, raft_id_t peer, bool ok);
  * A whole snapshot file arrived and verified: m (borrowed for the call,
  * snap_cluster included) is the RAFT_MSG_SNAPSHOT to step.  The file is
  * DATA_DIR/snapshot-INDEX.recv.tmp, for storage_snapshot_install() with
- * the tag "recv".
+ * the tag SNAPLOAD_TAG_RECEIVED.
  */
 typedef void snapxfer_recv_fn(void *ctx, const struct raft_msg *m);
 /* The node's current term: chunks of an older term are refused early. */

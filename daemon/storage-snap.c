@@ -106,9 +106,9 @@ snap_path(char *buf, size_t len, const char *dir, uint64_t index)
 }
 
 /* Formats dir/snapshot-INDEX.TAG.tmp. */
-static void
-snap_tmp_path(char *buf, size_t len, const char *dir, uint64_t index,
-    const char *tag)
+void
+storage_snapshot_tmp_path(char *buf, size_t len, const char *dir,
+    raft_index_t index, const char *tag)
 {
 	vfs_pathf(buf, len, "%s/snapshot-%020" PRIu64 ".%s.tmp", dir, index,
 	    tag);
@@ -215,6 +215,7 @@ snap_scan_file(const char *path, struct storage_snapshot_meta *m, bool whole,
 	m->index = h.index;
 	m->term = h.term;
 	m->config_len = h.config_len;
+	m->image_offset = SNAP_HEADER_SIZE + (uint64_t)h.config_len;
 	m->file_size = size;
 	rc = 0;
 out:
@@ -471,7 +472,7 @@ writer_open(struct storage *st, const char *dir, struct vfs *vfs,
 	w->raw = raw;
 	w->index = index;
 	snprintf(w->tag, sizeof(w->tag), "%s", tag);
-	snap_tmp_path(w->tmp, sizeof(w->tmp), dir, index, tag);
+	storage_snapshot_tmp_path(w->tmp, sizeof(w->tmp), dir, index, tag);
 	w->fd = vfs_open(vfs, w->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (w->fd < 0) {
 		rc = writer_error(w, w->fd, err, errlen, "%s: create: %s",
@@ -745,7 +746,7 @@ snap_install(struct storage *st, const char *tag, raft_index_t index,
 		    "(null)");
 		return -EINVAL;
 	}
-	snap_tmp_path(tmp, sizeof(tmp), st->dir, index, tag);
+	storage_snapshot_tmp_path(tmp, sizeof(tmp), st->dir, index, tag);
 	if (st->has_snap && index <= st->snap_index) {
 		vfs_unlink(st->vfs, tmp);
 		st_seterr(err, errlen, "%s: snapshot %" PRIu64 " is not above "

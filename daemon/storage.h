@@ -217,6 +217,9 @@ int	 storage_snapshot_receive(const char *dir, struct vfs *vfs,
 uint64_t storage_snapshot_written(const struct storage_snapshot_writer *w);
 int	 storage_snapshot_finish(struct storage_snapshot_writer *w, char *err,
 	    size_t errlen);
+/* Formats DIR/snapshot-INDEX.TAG.tmp, the file the writers above write. */
+void	 storage_snapshot_tmp_path(char *buf, size_t len, const char *dir,
+	    raft_index_t index, const char *tag);
 
 /*
  * Makes DIR/snapshot-INDEX.TAG.tmp (finished) the latest snapshot: verifies
@@ -262,6 +265,7 @@ struct storage_snapshot_meta {
 	uint8_t		*config;	/* owned; free() it */
 	size_t		 config_len;
 	uint64_t	 image_len;
+	uint64_t	 image_offset;	/* where the image starts in the file */
 	uint64_t	 file_size;
 	uint32_t	 file_crc;
 };
