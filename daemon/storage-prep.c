@@ -210,13 +210,20 @@ st_unlink_deferred(struct storage *st, const char *path)
 	rc = vfs_unlink(st->vfs, path);
 	if (fd < 0)
 		return rc;
-	pthread_mutex_lock(&p->lock);
-	if (p->started && !p->stop && p->nclose < STORAGE_MAX_DEFERRED) {
-		p->closefds[p->nclose++] = fd;
-		fd = -1;
-		pthread_cond_broadcast(&p->cond);
+	/*
+	 * started is only changed by this thread (prep_start(), prep_stop()),
+	 * so it can be read unlocked; before the helper starts, its lock does
+	 * not exist yet.
+	 */
+	if (p->started) {
+		pthread_mutex_lock(&p->lock);
+		if (!p->stop && p->nclose < STORAGE_MAX_DEFERRED) {
+			p->closefds[p->nclose++] = fd;
+			fd = -1;
+			pthread_cond_broadcast(&p->cond);
+		}
+		pthread_mutex_unlock(&p->lock);
 	}
-	pthread_mutex_unlock(&p->lock);
 	if (fd >= 0)
 		(void)close(fd);	/* no helper, or its queue is full */
 	return rc;
