@@ -185,6 +185,13 @@ bool	 prep_add_spare(struct storage *st, const char *name);
  * freed off the disk thread.  Returns vfs_unlink()'s result.
  */
 int	 st_unlink_deferred(struct storage *st, const char *path);
+/*
+ * Removes every data-directory entry pred accepts and fsyncs the directory
+ * if any went; see storage.c.
+ */
+int	 st_remove_matching(struct storage *st,
+	    bool (*pred)(void *, const char *), void *ctx, int *removed,
+	    char *err, size_t errlen);
 /* True if the helper would take one more spare. */
 bool	 prep_spare_room(struct storage *st);
 /* Segments the helper has prepared from a spare so far. */

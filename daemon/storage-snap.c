@@ -666,38 +666,28 @@ storage_snapshot_abort(struct storage_snapshot_writer *w)
 	free(w);
 }
 
+/* Accepts a snapshot file (not a partial one) older than *(uint64_t *)arg. */
+static bool
+is_older_snapshot(void *arg, const char *name)
+{
+	uint64_t	 v;
+	bool		 tmp;
+
+	return name_is_snapshot(name, &v, &tmp) && !tmp &&
+	    v < *(const uint64_t *)arg;
+}
+
 /* Removes snapshots older than index (the new one is durable already). */
 static int
 snap_remove_older(struct storage *st, uint64_t index, char *err,
     size_t errlen)
 {
-	DIR		*d;
-	struct dirent	*de;
-	char		 path[PATH_MAX];
-	uint64_t	 v;
-	bool		 tmp, removed = false;
-	int		 rc = 0;
+	char	 why[STORAGE_MSG_MAX];
+	int	 rc, removed;
 
-	if ((d = opendir(st->dir)) == NULL)
-		return st_fail(st, -errno, err, errlen, "%s: %s", st->dir,
-		    strerror(errno));
-	while ((de = readdir(d)) != NULL) {
-		if (!name_is_snapshot(de->d_name, &v, &tmp) || tmp ||
-		    v >= index)
-			continue;
-		st_path(st, de->d_name, path, sizeof(path));
-		if ((rc = st_unlink_deferred(st, path)) != 0) {
-			rc = st_fail(st, rc, err, errlen, "%s: unlink: %s",
-			    path, strerror(-rc));
-			break;
-		}
-		removed = true;
-	}
-	closedir(d);
-	if (rc == 0 && removed && (rc = vfs_fsync_dir(st->vfs, st->dir)) != 0)
-		rc = st_fail(st, rc, err, errlen, "%s: fsync: %s", st->dir,
-		    strerror(-rc));
-	return rc;
+	rc = st_remove_matching(st, is_older_snapshot, &index, &removed, why,
+	    sizeof(why));
+	return rc == 0 ? 0 : st_fail(st, rc, err, errlen, "%s", why);
 }
 
 /* Makes a finished snapshot-INDEX.TAG.tmp the latest; see storage.h. */

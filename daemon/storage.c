@@ -305,41 +305,71 @@ out:
 	return rc;
 }
 
-/* Removes leftover temporary files of interrupted atomic writes. */
-static int
-open_clean_tmp(struct storage *st, char *err, size_t errlen)
+/*
+ * Removes every entry of the data directory that pred (called with ctx and
+ * the entry's name) accepts, then fsyncs the directory if any went.  The
+ * blocks are freed off this thread (st_unlink_deferred()).  Returns 0 and
+ * the count in *removed, or a negative errno with err naming the file.
+ */
+int
+st_remove_matching(struct storage *st, bool (*pred)(void *, const char *),
+    void *ctx, int *removed, char *err, size_t errlen)
 {
 	DIR		*d;
 	struct dirent	*de;
 	char		 path[PATH_MAX];
-	size_t		 len;
-	int		 removed = 0, rc = 0;
+	int		 rc = 0;
 
+	*removed = 0;
 	if ((d = opendir(st->dir)) == NULL) {
 		rc = -errno;
-		st_seterr(err, errlen, "%s: %s", st->dir, strerror(errno));
+		st_seterr(err, errlen, "%s: opendir: %s", st->dir,
+		    strerror(-rc));
 		return rc;
 	}
 	while ((de = readdir(d)) != NULL) {
-		len = strlen(de->d_name);
-		if (len < 4 || strcmp(de->d_name + len - 4, ".tmp") != 0)
+		if (!pred(ctx, de->d_name))
 			continue;
 		st_path(st, de->d_name, path, sizeof(path));
-		if (st->log != NULL)
-			log_info(st->log, "%s: removing an unfinished file",
-			    path);
-		if ((rc = vfs_unlink(st->vfs, path)) != 0) {
+		if ((rc = st_unlink_deferred(st, path)) != 0) {
 			st_seterr(err, errlen, "%s: unlink: %s", path,
 			    strerror(-rc));
 			break;
 		}
-		removed++;
+		(*removed)++;
 	}
 	closedir(d);
-	if (rc == 0 && removed > 0 &&
+	if (rc == 0 && *removed > 0 &&
 	    (rc = vfs_fsync_dir(st->vfs, st->dir)) != 0)
 		st_seterr(err, errlen, "%s: fsync: %s", st->dir, strerror(-rc));
 	return rc;
+}
+
+/* Accepts a leftover temporary file of an interrupted atomic write. */
+static bool
+is_unfinished(void *arg, const char *name)
+{
+	struct storage	*st = arg;
+	size_t		 len = strlen(name);
+	char		 path[PATH_MAX];
+
+	if (len < 4 || strcmp(name + len - 4, ".tmp") != 0)
+		return false;
+	if (st->log != NULL) {
+		st_path(st, name, path, sizeof(path));
+		log_info(st->log, "%s: removing an unfinished file", path);
+	}
+	return true;
+}
+
+/* Removes leftover temporary files of interrupted atomic writes. */
+static int
+open_clean_tmp(struct storage *st, char *err, size_t errlen)
+{
+	int	 removed;
+
+	return st_remove_matching(st, is_unfinished, st, &removed, err,
+	    errlen);
 }
 
 /* Loads the hard state; a bad checksum is corruption. */
@@ -463,6 +493,17 @@ recover_one(struct storage *st, struct seg_found *f, char *err, size_t errlen)
 	return -EBADMSG;
 }
 
+/* Accepts a closed segment wholly at or below the snapshot. */
+static bool
+is_covered_segment(void *arg, const char *name)
+{
+	struct storage	*st = arg;
+	uint64_t	 first, last;
+
+	return name_is_closed_seg(name, &first, &last) &&
+	    last <= st->snap_index;
+}
+
 /*
  * Removes closed segments whose every entry the snapshot covers.  A crash
  * during compaction, before its directory fsync, can leave any subset of
@@ -471,42 +512,16 @@ recover_one(struct storage *st, struct seg_found *f, char *err, size_t errlen)
 static int
 drop_covered_segments(struct storage *st, char *err, size_t errlen)
 {
-	char		 path[PATH_MAX];
-	DIR		*d;
-	struct dirent	*de;
-	uint64_t	 first, last;
-	int		 rc = 0, dropped = 0;
+	int	 rc, dropped;
 
 	if (!st->has_snap)
 		return 0;
-	if ((d = opendir(st->dir)) == NULL) {
-		rc = -errno;
-		st_seterr(err, errlen, "%s: opendir: %s", st->dir,
-		    strerror(-rc));
-		return rc;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (!name_is_closed_seg(de->d_name, &first, &last) ||
-		    last > st->snap_index)
-			continue;
-		st_path(st, de->d_name, path, sizeof(path));
-		if ((rc = vfs_unlink(st->vfs, path)) != 0) {
-			st_seterr(err, errlen, "%s: unlink: %s", path,
-			    strerror(-rc));
-			break;
-		}
-		dropped++;
-	}
-	closedir(d);
-	if (rc == 0 && dropped > 0) {
-		if (st->log != NULL)
-			log_warn(st->log, "%s: removed %d segment(s) below "
-			    "snapshot %" PRIu64 " left by an interrupted "
-			    "compaction", st->dir, dropped, st->snap_index);
-		if ((rc = vfs_fsync_dir(st->vfs, st->dir)) != 0)
-			st_seterr(err, errlen, "%s: fsync: %s", st->dir,
-			    strerror(-rc));
-	}
+	rc = st_remove_matching(st, is_covered_segment, st, &dropped, err,
+	    errlen);
+	if (rc == 0 && dropped > 0 && st->log != NULL)
+		log_warn(st->log, "%s: removed %d segment(s) below snapshot %"
+		    PRIu64 " left by an interrupted compaction", st->dir,
+		    dropped, st->snap_index);
 	return rc;
 }
 
