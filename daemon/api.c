@@ -54,25 +54,33 @@ static void
 reply_json(struct evhttp_request *req, int code, const char *reason,
     json_t *body)
 {
-	struct evbuffer	*buf = evbuffer_new();
-	char		*text;
+	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
+	char		 small[512], *text = NULL;
+	size_t		 n;
 
-	text = json_dumps(body, JSON_COMPACT);
+	/* Most replies are small: serialise them on the stack. */
+	n = body != NULL ? json_dumpb(body, small, sizeof(small) - 1,
+	    JSON_COMPACT) : 0;
+	if (n > 0 && n <= sizeof(small) - 1) {
+		small[n++] = '\n';
+		text = small;
+	} else if (body != NULL && (text = json_dumps(body,
+	    JSON_COMPACT)) != NULL) {
+		n = strlen(text);
+		text[n++] = '\n';	/* over the NUL: the length is explicit */
+	}
 	json_decref(body);
-	if (buf == NULL || text == NULL) {
-		free(text);
-		if (buf != NULL)
-			evbuffer_free(buf);
+	if (text == NULL || evbuffer_add(out, text, n) != 0) {
+		if (text != small)
+			free(text);
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	evbuffer_add(buf, text, strlen(text));
-	evbuffer_add(buf, "\n", 1);
-	free(text);
+	if (text != small)
+		free(text);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
-	evhttp_send_reply(req, code, reason, buf);
-	evbuffer_free(buf);
+	evhttp_send_reply(req, code, reason, NULL);
 }
 
 /* Sends {"error": code, "message": ...} with an HTTP status. */
@@ -193,6 +201,28 @@ api_op_failed(struct op *op, enum api_failure why)
 	op->req = NULL;
 }
 
+/*
+ * The reply to every successful write, formatted without building a JSON
+ * tree: {"index":N,"mod_index":N,"existed":B,"duplicate":B}, the same
+ * text json_pack() and json_dumps() would give.
+ */
+static void
+reply_write_ok(struct evhttp_request *req, const struct kv_result *res)
+{
+	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
+
+	if (evbuffer_add_printf(out, "{\"index\":%" PRIu64 ",\"mod_index\":%"
+	    PRIu64 ",\"existed\":%s,\"duplicate\":%s}\n", res->index,
+	    res->mod_index, res->existed ? "true" : "false",
+	    res->duplicate ? "true" : "false") < 0) {
+		evhttp_send_error(req, 500, "out of memory");
+		return;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evhttp_send_reply(req, 200, "OK", NULL);
+}
+
 void
 api_write_done(struct op *op, const struct kv_result *res)
 {
@@ -202,10 +232,7 @@ api_write_done(struct op *op, const struct kv_result *res)
 	switch (res->status) {
 	case KV_OK:
 		add_u64_header(req, "X-Raftkv-Mod-Index", res->mod_index);
-		reply_json(req, 200, "OK", json_pack("{s:I, s:I, s:b, s:b}",
-		    "index", (json_int_t)res->index, "mod_index",
-		    (json_int_t)res->mod_index, "existed", res->existed,
-		    "duplicate", res->duplicate));
+		reply_write_ok(req, res);
 		break;
 	case KV_NOT_FOUND:
 		reply_json(req, 404, "Not Found", json_pack("{s:s, s:s, s:I}",
@@ -816,6 +843,12 @@ handle_status(struct node *n, struct evhttp_request *req)
 			    tps[j].last_contact_ms == 0 ? json_null() :
 			    json_integer((json_int_t)(now -
 			    tps[j].last_contact_ms)));
+			json_object_set_new(p, "messages_sent",
+			    json_integer((json_int_t)tps[j].sent));
+			json_object_set_new(p, "requests_sent",
+			    json_integer((json_int_t)tps[j].requests));
+			json_object_set_new(p, "messages_dropped",
+			    json_integer((json_int_t)tps[j].dropped));
 		}
 		json_array_append_new(jp, p);
 	}

@@ -103,7 +103,9 @@ struct peer {
 
 	struct outmsg_queue queue;
 	unsigned	 queued;
-	unsigned	 inflight;
+	unsigned	 inflight;	/* requests handed to conn: 0 or 1 */
+	unsigned	 inflight_msgs;	/* messages in that request */
+	bool		 no_batch;	/* the peer has no batch route */
 
 	struct transport_peer_stats stats;
 	struct warn_slot warn;
@@ -174,7 +176,6 @@ transport_config_defaults(struct transport_config *cfg)
 	cfg->request_timeout_ms = 2000;
 	cfg->backoff_min_ms = 20;
 	cfg->backoff_max_ms = 1000;
-	cfg->max_inflight = 4;
 	cfg->max_queue = 256;
 	cfg->warn_interval_ms = 10000;
 }
@@ -261,13 +262,12 @@ transport_new(struct event_base *base, struct evdns_base *dns,
 	    cfg->max_entries == 0 || cfg->request_timeout_ms == 0 ||
 	    cfg->backoff_min_ms == 0 ||
 	    cfg->backoff_max_ms < cfg->backoff_min_ms ||
-	    cfg->max_inflight == 0 || cfg->max_queue == 0) {
+	    cfg->max_queue == 0) {
 		snprintf(err, errlen, "transport: a limit is out of range "
 		    "(max_body %zu, max_entries %" PRIu32 ", timeout %u ms, "
-		    "backoff %u..%u ms, inflight %u, queue %u)", cfg->max_body,
+		    "backoff %u..%u ms, queue %u)", cfg->max_body,
 		    cfg->max_entries, cfg->request_timeout_ms,
-		    cfg->backoff_min_ms, cfg->backoff_max_ms,
-		    cfg->max_inflight, cfg->max_queue);
+		    cfg->backoff_min_ms, cfg->backoff_max_ms, cfg->max_queue);
 		return -EINVAL;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
@@ -335,8 +335,9 @@ peer_disconnect(struct peer *p)
 		evhttp_connection_free(p->conn);
 		p->conn = NULL;
 	}
-	p->stats.dropped += p->inflight;
+	p->stats.dropped += p->inflight_msgs;
 	p->inflight = 0;
+	p->inflight_msgs = 0;
 	p->stats.connected = 0;
 }
 
@@ -721,27 +722,35 @@ peer_request_done(struct evhttp_request *req, void *arg)
 	struct peer *p = arg;
 	struct evbuffer *in;
 	int	 code = req != NULL ? evhttp_request_get_response_code(req) : 0;
+	unsigned nmsgs = p->inflight_msgs;
 	char	 body[160];
 	size_t	 n;
 
-	if (p->inflight > 0)
-		p->inflight--;
-	p->stats.inflight = p->inflight;
+	p->inflight = 0;
+	p->inflight_msgs = 0;
+	p->stats.inflight = 0;
 	if (code >= 200 && code < 300) {
-		p->stats.sent++;
+		p->stats.sent += nmsgs;
+		p->stats.requests++;
 		p->stats.last_contact_ms = monotime_ms();
 		p->stats.connected = 1;
 		p->backoff_ms = 0;
-		conn_set_nodelay(p->conn);
 	} else if (code == 0) {
-		p->stats.dropped++;
+		p->stats.dropped += nmsgs;
 		peer_fail(p, "request failed (connection refused, reset or "
 		    "timed out)");
 		return;
 	} else {
 		/* The peer is up but refused the message: log its reason. */
 		p->stats.errors++;
-		p->stats.dropped++;
+		p->stats.dropped += nmsgs;
+		if (code == 404 && nmsgs > 1 && !p->no_batch) {
+			/* An older node without the batch route. */
+			p->no_batch = true;
+			log_warn(p->t->lg, "peer %" PRIu64 " (%s) has no "
+			    "batch route: sending one message per request",
+			    p->id, p->url);
+		}
 		body[0] = '\0';
 		if ((in = evhttp_request_get_input_buffer(req)) != NULL) {
 			n = evbuffer_copyout(in, body, sizeof(body) - 1);
@@ -754,63 +763,117 @@ peer_request_done(struct evhttp_request *req, void *arg)
 	peer_pump(p);
 }
 
-/* Hands queued messages to the connection while the window allows. */
+/*
+ * Moves the queued messages that fit one request into body: the first
+ * alone, or as many as fit max_body joined into a batch ("[a,b,...]").
+ * Returns how many it took.
+ */
+static unsigned
+peer_take(struct peer *p, struct evbuffer *body)
+{
+	struct outmsg *om;
+	size_t	 total = 0, len;
+	unsigned n = 0;
+
+	while ((om = TAILQ_FIRST(&p->queue)) != NULL) {
+		len = evbuffer_get_length(om->body);
+		if (n > 0 && (p->no_batch || n >= WIRE_MAX_BATCH ||
+		    total + len + 2 > p->t->cfg.max_body))
+			break;
+		if (n == 1) {
+			/* A second message: the first becomes element 0. */
+			evbuffer_prepend(body, "[", 1);
+			total++;
+		}
+		if (n >= 1) {
+			evbuffer_add(body, ",", 1);
+			total++;
+		}
+		evbuffer_add_buffer(body, om->body);
+		total += len;
+		TAILQ_REMOVE(&p->queue, om, link);
+		p->queued--;
+		evbuffer_free(om->body);
+		free(om);
+		n++;
+	}
+	if (n > 1)
+		evbuffer_add(body, "]", 1);
+	return n;
+}
+
+/*
+ * Sends what waits, one request at a time: evhttp does not pipeline, so
+ * whatever queues up while a request is out leaves in the next one, as a
+ * batch.
+ */
 static void
 peer_pump(struct peer *p)
 {
-	struct transport *t = p->t;
 	struct evhttp_request *req;
 	struct evkeyvalq *hdrs;
 	struct outmsg *om;
 	char	 path[64];
+	unsigned n;
 
-	while (!TAILQ_EMPTY(&p->queue)) {
-		if (p->state == PEER_IDLE)
-			peer_resolve(p);
-		/*
-		 * Until a request has succeeded on this connection, probe
-		 * with one request: a dead peer then costs one connection
-		 * attempt per backoff period, not one per queued message.
-		 */
-		if (p->state != PEER_CONNECTED || p->inflight >=
-		    (p->stats.connected ? t->cfg.max_inflight : 1))
-			break;
-		om = TAILQ_FIRST(&p->queue);
-		if ((req = evhttp_request_new(peer_request_done, p)) == NULL) {
-			peer_fail(p, "out of memory for a request");
-			break;
-		}
-		TAILQ_REMOVE(&p->queue, om, link);
-		p->queued--;
-		hdrs = evhttp_request_get_output_headers(req);
-		evhttp_add_header(hdrs, "Host", p->host_header);
-		evhttp_add_header(hdrs, "Content-Type", "application/json");
-		evbuffer_add_buffer(evhttp_request_get_output_buffer(req),
-		    om->body);
+	if (!TAILQ_EMPTY(&p->queue) && p->state == PEER_IDLE)
+		peer_resolve(p);
+	if (TAILQ_EMPTY(&p->queue) || p->state != PEER_CONNECTED ||
+	    p->inflight > 0)
+		goto out;
+	if ((req = evhttp_request_new(peer_request_done, p)) == NULL) {
+		peer_fail(p, "out of memory for a request");
+		goto out;
+	}
+	om = TAILQ_FIRST(&p->queue);
+	/*
+	 * Until a request has succeeded on this connection, probe with one
+	 * message: a dead peer then costs one connection attempt per backoff
+	 * period, and a batch is not lost with it.
+	 */
+	if (!p->stats.connected) {
 		snprintf(path, sizeof(path), ROUTE_PREFIX "%s",
 		    wire_type_route(om->type));
+		TAILQ_REMOVE(&p->queue, om, link);
+		p->queued--;
+		evbuffer_add_buffer(evhttp_request_get_output_buffer(req),
+		    om->body);
 		evbuffer_free(om->body);
 		free(om);
-		/*
-		 * On failure evhttp has either freed req or failed it through
-		 * its callback; either way it is not ours any more.
-		 */
-		p->inflight++;
-		if (evhttp_make_request(p->conn, req, EVHTTP_REQ_POST, path)
-		    != 0) {
-			if (p->inflight > 0)
-				p->inflight--;
-			p->stats.dropped++;
-			peer_fail(p, "cannot start a request to %s", p->addr);
-			break;
-		}
-		/*
-		 * The address is numeric, so evhttp has just created the
-		 * socket of a (re)connection synchronously: turn Nagle off
-		 * before the first byte leaves.
-		 */
-		conn_set_nodelay(p->conn);
+		n = 1;
+	} else {
+		snprintf(path, sizeof(path), ROUTE_PREFIX "%s",
+		    wire_type_route(om->type));
+		n = peer_take(p, evhttp_request_get_output_buffer(req));
+		if (n > 1)
+			snprintf(path, sizeof(path), ROUTE_PREFIX "%s",
+			    WIRE_BATCH_ROUTE);
 	}
+	hdrs = evhttp_request_get_output_headers(req);
+	evhttp_add_header(hdrs, "Host", p->host_header);
+	evhttp_add_header(hdrs, "Content-Type", "application/json");
+	/*
+	 * On failure evhttp has either freed req or failed it through its
+	 * callback; either way it is not ours any more.
+	 */
+	p->inflight = 1;
+	p->inflight_msgs = n;
+	if (evhttp_make_request(p->conn, req, EVHTTP_REQ_POST, path) != 0) {
+		if (p->inflight > 0) {
+			p->stats.dropped += p->inflight_msgs;
+			p->inflight = 0;
+			p->inflight_msgs = 0;
+		}
+		peer_fail(p, "cannot start a request to %s", p->addr);
+		goto out;
+	}
+	/*
+	 * The address is numeric, so evhttp has just created the socket of
+	 * a (re)connection synchronously: turn Nagle off before the first
+	 * byte leaves.
+	 */
+	conn_set_nodelay(p->conn);
+out:
 	p->stats.queued = p->queued;
 	p->stats.inflight = p->inflight;
 }
@@ -949,6 +1012,77 @@ content_type_ok(struct evhttp_request *req)
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
+/*
+ * Checks a peer request's method, Content-Type and size and returns its
+ * body (len bytes, owned by req), or NULL after answering it.
+ */
+static const char *
+server_body(struct transport *t, struct evhttp_request *req, size_t *len)
+{
+	struct evbuffer *in;
+	const char *body;
+
+	conn_set_nodelay(evhttp_request_get_connection(req));
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
+		server_reject(t, req, REJECT_METHOD, NULL,
+		    "only POST is allowed");
+		return NULL;
+	}
+	if (!content_type_ok(req)) {
+		server_reject(t, req, REJECT_CONTENT_TYPE, NULL,
+		    "Content-Type must be application/json");
+		return NULL;
+	}
+	in = evhttp_request_get_input_buffer(req);
+	*len = evbuffer_get_length(in);
+	if (*len > t->cfg.max_body) {
+		server_reject(t, req, REJECT_TOO_BIG, NULL,
+		    "body of %zu bytes, limit %zu", *len, t->cfg.max_body);
+		return NULL;
+	}
+	body = *len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+	if (body == NULL)
+		server_reject(t, req, REJECT_TOO_BIG, NULL,
+		    "cannot buffer a body of %zu bytes", *len);
+	return body;
+}
+
+/*
+ * Checks that a decoded message belongs on this route (type 0: any, in a
+ * batch), to this cluster and to this node; answers req and returns false
+ * if not.  what names it in the answer ("" or "[3] ").
+ */
+static bool
+server_accepts(struct transport *t, struct evhttp_request *req, int type,
+    const struct raft_msg *m, const char *what)
+{
+	if (type != 0 && m->type != type)
+		server_reject(t, req, REJECT_ROUTE, NULL, "%sa %s message "
+		    "posted to the %s route", what, wire_type_route(m->type),
+		    wire_type_route(type));
+	else if (m->cluster_id != t->cfg.cluster_id)
+		server_reject(t, req, REJECT_CLUSTER, NULL, "%scluster %016"
+		    PRIx64 ", this node belongs to %016" PRIx64, what,
+		    m->cluster_id, t->cfg.cluster_id);
+	else if (m->to != t->cfg.self_id || m->from == t->cfg.self_id)
+		server_reject(t, req, REJECT_NODE, NULL, "%smessage from %"
+		    PRIu64 " to %" PRIu64 ", this node is %" PRIu64, what,
+		    m->from, m->to, t->cfg.self_id);
+	else
+		return true;
+	return false;
+}
+
+/* Answers a body wire_decode*() refused. */
+static void
+server_refuse(struct transport *t, struct evhttp_request *req,
+    const struct wire_error *werr)
+{
+	server_reject(t, req, werr->code == WIRE_ERR_TOO_BIG ?
+	    REJECT_TOO_BIG : REJECT_DECODE, wire_errcode_name(werr->code),
+	    "%s", werr->text);
+}
+
 /* evhttp handler of /raft/v1/<route>: check, decode, deliver. */
 static void
 server_handle(struct evhttp_request *req, void *arg)
@@ -957,59 +1091,56 @@ server_handle(struct evhttp_request *req, void *arg)
 	struct transport *t = rb->t;
 	struct wire_error werr;
 	struct wire_msg wm;
-	struct raft_msg *m = &wm.msg;
-	struct evbuffer *in;
 	const char *body;
 	size_t	 len;
 
-	conn_set_nodelay(evhttp_request_get_connection(req));
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		server_reject(t, req, REJECT_METHOD, NULL,
-		    "only POST is allowed");
+	if ((body = server_body(t, req, &len)) == NULL)
 		return;
-	}
-	if (!content_type_ok(req)) {
-		server_reject(t, req, REJECT_CONTENT_TYPE, NULL,
-		    "Content-Type must be application/json");
-		return;
-	}
-	in = evhttp_request_get_input_buffer(req);
-	len = evbuffer_get_length(in);
-	if (len > t->cfg.max_body) {
-		server_reject(t, req, REJECT_TOO_BIG, NULL,
-		    "body of %zu bytes, limit %zu", len, t->cfg.max_body);
-		return;
-	}
-	body = len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
-	if (body == NULL) {
-		server_reject(t, req, REJECT_TOO_BIG, NULL,
-		    "cannot buffer a body of %zu bytes", len);
-		return;
-	}
 	if (wire_decode(body, len, &t->limits, &wm, &werr) != 0) {
-		server_reject(t, req, werr.code == WIRE_ERR_TOO_BIG ?
-		    REJECT_TOO_BIG : REJECT_DECODE, wire_errcode_name(werr.code),
-		    "%s", werr.text);
+		server_refuse(t, req, &werr);
 		return;
 	}
-	if (m->type != rb->type)
-		server_reject(t, req, REJECT_ROUTE, NULL, "a %s message "
-		    "posted to the %s route", wire_type_route(m->type),
-		    wire_type_route(rb->type));
-	else if (m->cluster_id != t->cfg.cluster_id)
-		server_reject(t, req, REJECT_CLUSTER, NULL, "cluster %016"
-		    PRIx64 ", this node belongs to %016" PRIx64,
-		    m->cluster_id, t->cfg.cluster_id);
-	else if (m->to != t->cfg.self_id || m->from == t->cfg.self_id)
-		server_reject(t, req, REJECT_NODE, NULL, "message from %"
-		    PRIu64 " to %" PRIu64 ", this node is %" PRIu64,
-		    m->from, m->to, t->cfg.self_id);
-	else {
+	if (server_accepts(t, req, rb->type, &wm.msg, "")) {
 		t->server.received++;
-		t->recv_cb(t->recv_ctx, m);
+		t->recv_cb(t->recv_ctx, &wm.msg);
 		evhttp_send_reply(req, 204, "No Content", NULL);
 	}
 	wire_msg_release(&wm);
+}
+
+/*
+ * evhttp handler of /raft/v1/batch: every message is checked before any
+ * is delivered, so a batch is taken whole or refused whole.
+ */
+static void
+server_handle_batch(struct evhttp_request *req, void *arg)
+{
+	struct transport *t = arg;
+	struct wire_error werr;
+	struct wire_batch b;
+	const char *body;
+	char	 what[32];
+	size_t	 len, i;
+
+	if ((body = server_body(t, req, &len)) == NULL)
+		return;
+	if (wire_decode_batch(body, len, &t->limits, &b, &werr) != 0) {
+		server_refuse(t, req, &werr);
+		return;
+	}
+	for (i = 0; i < b.n; i++) {
+		snprintf(what, sizeof(what), "[%zu] ", i);
+		if (!server_accepts(t, req, 0, &b.msgs[i].msg, what))
+			goto out;
+	}
+	t->server.batches++;
+	for (i = 0; i < b.n; i++) {
+		t->server.received++;
+		t->recv_cb(t->recv_ctx, &b.msgs[i].msg);
+	}
+	evhttp_send_reply(req, 204, "No Content", NULL);
+out:
+	wire_batch_release(&b);
 }
 
 /* evhttp_foreach_bound_socket() callback: no Nagle on the listeners. */
@@ -1027,6 +1158,12 @@ transport_bind(struct transport *t, struct evhttp *http)
 	char	 path[64];
 	int	 type;
 
+	snprintf(path, sizeof(path), ROUTE_PREFIX "%s", WIRE_BATCH_ROUTE);
+	if (evhttp_set_cb(http, path, server_handle_batch, t) != 0) {
+		log_error(t->lg, "transport: route %s is already registered",
+		    path);
+		return -EEXIST;
+	}
 	for (type = 1; type <= RAFT_MSG_TYPE_MAX; type++) {
 		if (wire_type_route(type) == NULL)
 			continue;	/* no JSON route (InstallSnapshot) */

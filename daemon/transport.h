@@ -58,7 +58,6 @@ struct transport_config {
 	unsigned	 request_timeout_ms;	/* connect, write, read */
 	unsigned	 backoff_min_ms;	/* first reconnect delay */
 	unsigned	 backoff_max_ms;	/* cap of the doubling */
-	unsigned	 max_inflight;	/* requests handed to one connection */
 	unsigned	 max_queue;	/* encoded messages waiting per peer */
 	unsigned	 warn_interval_ms;	/* identical warnings, at most one per */
 	transport_bev_fn *make_bev;	/* NULL: plain TCP sockets */
@@ -72,12 +71,13 @@ void	 transport_config_defaults(struct transport_config *cfg);
 struct transport_peer_stats {
 	raft_id_t	 id;
 	char		 url[RAFT_MAX_URL + 1];
-	uint64_t	 sent;		/* requests answered 2xx */
+	uint64_t	 sent;		/* messages delivered (answered 2xx) */
+	uint64_t	 requests;	/* requests answered 2xx (a batch is one) */
 	uint64_t	 dropped;	/* messages dropped: queue full, reset */
 	uint64_t	 errors;	/* connect/timeout/non-2xx failures */
 	uint64_t	 last_contact_ms;	/* monotime_ms() of last 2xx; 0 never */
 	unsigned	 queued;	/* waiting now */
-	unsigned	 inflight;	/* handed to the connection now */
+	unsigned	 inflight;	/* requests handed to the connection: 0, 1 */
 	unsigned	 backoff_ms;	/* current reconnect delay; 0 healthy */
 	int		 connected;	/* a request succeeded since last error */
 };
@@ -85,6 +85,7 @@ struct transport_peer_stats {
 /* Counters of what the server side refused or delivered. */
 struct transport_server_stats {
 	uint64_t	 received;	/* delivered to the recv callback */
+	uint64_t	 batches;	/* batch requests taken (each whole) */
 	uint64_t	 rejected;	/* answered 4xx */
 	uint64_t	 warnings_suppressed;	/* rate-limited log lines, both
 						   directions */

@@ -587,39 +587,432 @@ wire_decode_entries(const json_t *obj, const struct wire_limits *lim,
 	return 0;
 }
 
-/* Decodes and validates one message body. */
-int
-wire_decode(const char *body, size_t len, const struct wire_limits *lim,
-    struct wire_msg *out, struct wire_error *err)
+/* ------------------------------------------------------------------ */
+/* The fast path: the canonical form wire_encode() writes.             */
+
+/*
+ * A follower decodes every entry it is sent; through jansson that is a
+ * tree of about seventeen allocations per entry.  The fast path reads the
+ * one form our encoder writes (no whitespace, no escapes, ASCII strings,
+ * unsigned integers) without allocating anything but the message's own
+ * memory, and applies the same checks.  Whatever it does not recognise,
+ * valid or not, it declines, and the jansson path decides: so the fast
+ * path never accepts what the jansson path refuses, and never changes an
+ * error (tests/test-wire.c checks both on every corpus file and on
+ * thousands of mutations).
+ */
+
+/* A value scanned by the fast path. */
+struct fp_val {
+	enum { FP_INT, FP_BOOL, FP_STR, FP_ARR } kind;
+	uint64_t	 u;		/* FP_INT, FP_BOOL */
+	const char	*s;		/* FP_STR: the characters; FP_ARR: '[' */
+	size_t		 n;		/* FP_STR, FP_ARR: length */
+};
+
+/* Scans a key or string value: '"', ASCII without escapes, '"'. */
+static bool
+fp_string(const char **pp, const char *end, const char **s, size_t *n)
 {
-	struct wire_limits defaults;
+	const char *p = *pp, *q;
+
+	if (p >= end || *p != '"')
+		return false;
+	for (q = ++p; q < end && *q != '"'; q++)
+		if (*q == '\\' || (unsigned char)*q < 0x20 ||
+		    (unsigned char)*q >= 0x80)
+			return false;
+	if (q >= end)
+		return false;
+	*s = p;
+	*n = (size_t)(q - p);
+	*pp = q + 1;
+	return true;
+}
+
+/*
+ * Scans one value.  Arrays are skipped over (balanced brackets, strings
+ * respected); their contents are read later by whoever wants them.
+ */
+static bool
+fp_value(const char **pp, const char *end, struct fp_val *v)
+{
+	const char *p = *pp;
+	int	 depth;
+
+	if (p >= end)
+		return false;
+	if (*p >= '0' && *p <= '9') {
+		v->kind = FP_INT;
+		v->u = 0;
+		if (*p == '0' && p + 1 < end && p[1] >= '0' && p[1] <= '9')
+			return false;		/* leading zero */
+		for (; p < end && *p >= '0' && *p <= '9'; p++) {
+			if (v->u > ((uint64_t)INT64_MAX - (uint64_t)(*p - '0'))
+			    / 10)
+				return false;	/* above INT64_MAX */
+			v->u = v->u * 10 + (uint64_t)(*p - '0');
+		}
+		if (p < end && (*p == '.' || *p == 'e' || *p == 'E'))
+			return false;		/* a real */
+		*pp = p;
+		return true;
+	}
+	if (*p == '"') {
+		v->kind = FP_STR;
+		return fp_string(pp, end, &v->s, &v->n);
+	}
+	if (end - p >= 4 && memcmp(p, "true", 4) == 0) {
+		v->kind = FP_BOOL;
+		v->u = 1;
+		*pp = p + 4;
+		return true;
+	}
+	if (end - p >= 5 && memcmp(p, "false", 5) == 0) {
+		v->kind = FP_BOOL;
+		v->u = 0;
+		*pp = p + 5;
+		return true;
+	}
+	if (*p != '[')
+		return false;
+	/*
+	 * Skipped without checking its strings: whoever reads the array
+	 * checks them, and that it ends here.
+	 */
+	v->kind = FP_ARR;
+	v->s = p;
+	for (depth = 0; p < end; p++) {
+		if (*p == '"') {
+			if ((p = memchr(p + 1, '"', (size_t)(end - p - 1))) ==
+			    NULL)
+				return false;
+		} else if (*p == '[' || *p == '{')
+			depth++;
+		else if ((*p == ']' || *p == '}') && --depth == 0) {
+			v->n = (size_t)(p + 1 - v->s);
+			*pp = p + 1;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Scans one object's members into vals, by the index of each key in keys
+ * (nkeys of them, at most 32).  Declines an unknown or repeated key.
+ * Returns the bit set of the keys seen, or -1.
+ */
+static long
+fp_object(const char **pp, const char *end, const char *const *keys,
+    size_t nkeys, struct fp_val *vals)
+{
+	const char *p = *pp, *k;
+	unsigned long seen = 0;
+	size_t	 kn, i;
+
+	if (p >= end || *p++ != '{')
+		return -1;
+	if (p < end && *p == '}') {
+		*pp = p + 1;
+		return 0;
+	}
+	for (;;) {
+		if (!fp_string(&p, end, &k, &kn) || p >= end || *p++ != ':')
+			return -1;
+		for (i = 0; i < nkeys; i++)
+			if (strlen(keys[i]) == kn && memcmp(keys[i], k, kn) == 0)
+				break;
+		if (i == nkeys || (seen & (1ul << i)) != 0)
+			return -1;
+		seen |= 1ul << i;
+		if (!fp_value(&p, end, &vals[i]) || p >= end)
+			return -1;
+		if (*p == '}')
+			break;
+		if (*p++ != ',')
+			return -1;
+	}
+	*pp = p + 1;
+	return (long)seen;
+}
+
+/* Matches the literal lit at *pp and moves past it. */
+static bool
+fp_lit(const char **pp, const char *end, const char *lit, size_t n)
+{
+	if ((size_t)(end - *pp) < n || memcmp(*pp, lit, n) != 0)
+		return false;
+	*pp += n;
+	return true;
+}
+
+/* Reads an unsigned integer at *pp (as fp_value() does). */
+static bool
+fp_uint(const char **pp, const char *end, uint64_t *u)
+{
+	struct fp_val v;
+
+	if (!fp_value(pp, end, &v) || v.kind != FP_INT)
+		return false;
+	*u = v.u;
+	return true;
+}
+
+/*
+ * Reads the entries array at arr (its '[', the array ending at arr_end)
+ * into wm, or declines.  Entries are read only in the encoder's form,
+ * {"term":N,"index":N,"type":"T","data":"B64"}, in one pass into one
+ * allocation sized from the array's length: at most one entry per 43
+ * bytes (the shortest one), and at most 3/4 of its bytes of payload.  The
+ * payload is not scanned for escapes: strict base64 has no '\', no
+ * control and no non-ASCII character, so base64_decode() refuses them.
+ */
+static bool
+fp_entries(const char *arr, const char *arr_end, const struct wire_limits *lim,
+    struct wire_msg *wm)
+{
+	struct raft_msg *m = &wm->msg;
+	struct raft_entry *ents, *e;
+	const char *p = arr + 1, *q, *ty;
+	size_t	 span = (size_t)(arr_end - arr), cap, room, n = 0, len, bad;
+	uint8_t	*data;
+	int	 t;
+
+	cap = span / 43 + 1;
+	room = base64_decoded_max(span);
+	if ((wm->mem = malloc(cap * sizeof(*ents) + room + 1)) == NULL)
+		return false;
+	ents = wm->mem;
+	data = (uint8_t *)(ents + cap);
+	while (p < arr_end && *p != ']') {
+		if (n > 0 && *p++ != ',')
+			return false;
+		if (n >= cap || n >= lim->max_entries)
+			return false;
+		e = &ents[n];
+		memset(e, 0, sizeof(*e));
+		if (!fp_lit(&p, arr_end, "{\"term\":", 8) ||
+		    !fp_uint(&p, arr_end, &e->term) ||
+		    !fp_lit(&p, arr_end, ",\"index\":", 9) ||
+		    !fp_uint(&p, arr_end, &e->index) ||
+		    !fp_lit(&p, arr_end, ",\"type\":", 8) ||
+		    !fp_string(&p, arr_end, &ty, &len))
+			return false;
+		for (t = 1; t <= WIRE_ENTRY_TYPE_MAX; t++)
+			if (strlen(wire_entry_types[t]) == len &&
+			    memcmp(wire_entry_types[t], ty, len) == 0)
+				break;
+		if (t > WIRE_ENTRY_TYPE_MAX ||
+		    !fp_lit(&p, arr_end, ",\"data\":\"", 9) ||
+		    (q = memchr(p, '"', (size_t)(arr_end - p))) == NULL)
+			return false;
+		e->type = (uint8_t)t;
+		if (e->index != m->prev_index + 1 + n || e->term == 0 ||
+		    e->term > m->term ||
+		    e->term < (n == 0 ? m->prev_term : e[-1].term))
+			return false;
+		if (base64_decode(p, (size_t)(q - p), data, room, &len,
+		    &bad) != 0 || len > UINT32_MAX)
+			return false;
+		e->len = (uint32_t)len;
+		e->data = len > 0 ? data : NULL;
+		data += len;
+		room -= len;
+		p = q + 1;
+		if (!fp_lit(&p, arr_end, "}", 1))
+			return false;
+		n++;
+	}
+	/* The array must end where the skip over it ended. */
+	if (p + 1 != arr_end || m->prev_index > (uint64_t)INT64_MAX - n)
+		return false;
+	if (n == 0) {
+		free(wm->mem);
+		wm->mem = NULL;
+		return true;
+	}
+	m->entries = ents;
+	m->n_entries = (uint32_t)n;
+	return true;
+}
+
+/* All keys a message may have: the header, the fields, "entries". */
+#define FP_NKEYS	(3 + WIRE_NFIELDS + 1)
+
+/*
+ * Decodes one canonical message object at *pp into *out (zeroed by the
+ * caller) and moves *pp past it, or declines (returns false; *out may
+ * then hold memory to release).
+ */
+static bool
+fp_message(const char **pp, const char *end, const struct wire_limits *lim,
+    struct wire_msg *out)
+{
+	const char *keys[FP_NKEYS];
+	struct fp_val vals[FP_NKEYS];
 	struct raft_msg *m = &out->msg;
-	json_error_t jerr;
-	json_t	*obj = NULL, *v;
-	int	 rc = 0, type;
+	unsigned long want;
+	size_t	 i;
+	long	 seen;
+	int	 type, d;
+
+	keys[0] = "v";
+	keys[1] = "type";
+	keys[2] = "cluster";
+	for (i = 0; i < WIRE_NFIELDS; i++)
+		keys[3 + i] = wire_fields[i].name;
+	keys[FP_NKEYS - 1] = "entries";
+	if ((seen = fp_object(pp, end, keys, FP_NKEYS, vals)) < 0 ||
+	    (seen & 7) != 7 || vals[0].kind != FP_INT ||
+	    vals[0].u != WIRE_VERSION || vals[1].kind != FP_STR ||
+	    vals[2].kind != FP_STR || vals[2].n != 16)
+		return false;
+	if ((type = wire_type_from_route(vals[1].s, vals[1].n)) == 0)
+		return false;
+	m->type = (uint8_t)type;
+	for (i = 0; i < 16; i++) {
+		char c = vals[2].s[i];
+
+		if (c >= '0' && c <= '9')
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else
+			return false;
+		m->cluster_id = m->cluster_id << 4 | (uint64_t)d;
+	}
+	if (m->cluster_id == 0)
+		return false;
+	/* Exactly the keys this type carries, each of the right kind. */
+	want = 7;
+	for (i = 0; i < WIRE_NFIELDS; i++) {
+		const struct wire_field *f = &wire_fields[i];
+		const struct fp_val *v = &vals[3 + i];
+		char	*p = (char *)m + f->offset;
+
+		if ((f->types & TYPE_BIT(type)) == 0)
+			continue;
+		want |= 1ul << (3 + i);
+		if ((seen & (1ul << (3 + i))) == 0)
+			return false;
+		if (f->kind == WIRE_BOOL) {
+			if (v->kind != FP_BOOL)
+				return false;
+			*(bool *)(void *)p = v->u != 0;
+			continue;
+		}
+		if (v->kind != FP_INT || (f->kind == WIRE_NONZERO && v->u == 0))
+			return false;
+		*(uint64_t *)(void *)p = v->u;
+	}
+	if (type == RAFT_MSG_APPEND)
+		want |= 1ul << (FP_NKEYS - 1);
+	if ((unsigned long)seen != want)
+		return false;
+	if (type != RAFT_MSG_APPEND)
+		return true;
+	if (m->prev_term > m->term || (m->prev_index == 0 && m->prev_term != 0))
+		return false;
+	return vals[FP_NKEYS - 1].kind == FP_ARR &&
+	    fp_entries(vals[FP_NKEYS - 1].s, vals[FP_NKEYS - 1].s +
+	    vals[FP_NKEYS - 1].n, lim, out);
+}
+
+/* The fast path for one body; see wire.h. */
+bool
+wire_decode_fast(const char *body, size_t len, const struct wire_limits *lim,
+    struct wire_msg *out)
+{
+	const char *p = body;
 
 	memset(out, 0, sizeof(*out));
-	if (lim == NULL) {
-		wire_limits_defaults(&defaults);
-		lim = &defaults;
+	if (len <= lim->max_body && fp_message(&p, body + len, lim, out) &&
+	    p == body + len)
+		return true;
+	wire_msg_release(out);
+	return false;
+}
+
+/* The fast path for a batch body; see wire.h. */
+bool
+wire_decode_batch_fast(const char *body, size_t len,
+    const struct wire_limits *lim, struct wire_batch *out)
+{
+	const char *p = body, *end = body + len;
+	size_t	 n = 1, i;
+
+	memset(out, 0, sizeof(*out));
+	if (len > lim->max_body || len < 2 || body[0] != '[')
+		return false;
+	/* Count the elements: a top-level comma separates two. */
+	for (p = body + 1, i = 0; p < end; p++) {
+		if (*p == '"') {
+			/* Strings are checked when the messages are read. */
+			if ((p = memchr(p + 1, '"', (size_t)(end - p - 1))) ==
+			    NULL)
+				return false;
+		} else if (*p == '{' || *p == '[')
+			i++;
+		else if (*p == '}' || *p == ']') {
+			if (i-- == 0)
+				break;
+		} else if (*p == ',' && i == 0)
+			n++;
 	}
+	if (n > WIRE_MAX_BATCH ||
+	    (out->msgs = calloc(n, sizeof(*out->msgs))) == NULL)
+		return false;
+	p = body + 1;
+	for (i = 0; i < n; i++) {
+		out->n = i + 1;
+		if ((i > 0 && (p >= end || *p++ != ',')) ||
+		    !fp_message(&p, end, lim, &out->msgs[i]))
+			goto decline;
+	}
+	if (p + 1 == end && *p == ']')
+		return true;
+decline:
+	wire_batch_release(out);
+	return false;
+}
+
+/* Parses len bytes of body (within lim's max_body) into a JSON value. */
+static json_t *
+wire_parse_body(const char *body, size_t len, const struct wire_limits *lim,
+    int *rc, struct wire_error *err)
+{
+	json_error_t jerr;
+	json_t	*v;
+
 	if (len > lim->max_body) {
-		rc = wire_fail(err, -E2BIG, WIRE_ERR_TOO_BIG, "",
+		*rc = wire_fail(err, -E2BIG, WIRE_ERR_TOO_BIG, "",
 		    "body of %zu bytes, limit %zu", len, lim->max_body);
-		goto out;
+		return NULL;
 	}
-	obj = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (obj == NULL) {
-		rc = wire_fail(err, -EINVAL, WIRE_ERR_JSON, "",
+	v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (v == NULL)
+		*rc = wire_fail(err, -EINVAL, WIRE_ERR_JSON, "",
 		    "invalid JSON at line %d column %d: %s", jerr.line,
 		    jerr.column, jerr.text);
-		goto out;
-	}
-	if (!json_is_object(obj)) {
-		rc = wire_fail(err, -EINVAL, WIRE_ERR_JSON, "",
-		    "body is not a JSON object");
-		goto out;
-	}
+	return v;
+}
+
+/*
+ * Decodes and validates one message object (borrowed) into *out, which
+ * the caller has zeroed.  On error *out may hold memory to release.
+ */
+static int
+wire_decode_obj(const json_t *obj, const struct wire_limits *lim,
+    struct wire_msg *out, struct wire_error *err)
+{
+	struct raft_msg *m = &out->msg;
+	json_t	*v;
+	int	 rc = 0, type;
+
+	if (!json_is_object(obj))
+		return wire_fail(err, -EINVAL, WIRE_ERR_JSON, "",
+		    "message is not a JSON object");
 	v = json_object_get(obj, "v");
 	if (v == NULL || !json_is_integer(v)) {
 		rc = wire_fail(err, -EINVAL, WIRE_ERR_VERSION, "v",
@@ -669,14 +1062,158 @@ wire_decode(const char *body, size_t len, const struct wire_limits *lim,
 		rc = wire_decode_entries(obj, lim, out, err);
 	}
 out:
-	json_decref(obj);
-	if (rc != 0)
-		wire_msg_release(out);
-	else if (err != NULL) {
+	return rc;
+}
+
+/* Clears *err after a success (err may be NULL). */
+static void
+wire_ok(struct wire_error *err)
+{
+	if (err != NULL) {
 		err->code = WIRE_OK;
 		err->path[0] = err->text[0] = '\0';
 	}
+}
+
+/* Decodes and validates one message body: the fast path, else jansson. */
+int
+wire_decode(const char *body, size_t len, const struct wire_limits *lim,
+    struct wire_msg *out, struct wire_error *err)
+{
+	struct wire_limits defaults;
+
+	if (lim == NULL) {
+		wire_limits_defaults(&defaults);
+		lim = &defaults;
+	}
+	if (wire_decode_fast(body, len, lim, out)) {
+		wire_ok(err);
+		return 0;
+	}
+	return wire_decode_json(body, len, lim, out, err);
+}
+
+/* The jansson path alone; see wire.h. */
+int
+wire_decode_json(const char *body, size_t len, const struct wire_limits *lim,
+    struct wire_msg *out, struct wire_error *err)
+{
+	struct wire_limits defaults;
+	json_t	*obj;
+	int	 rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (lim == NULL) {
+		wire_limits_defaults(&defaults);
+		lim = &defaults;
+	}
+	if ((obj = wire_parse_body(body, len, lim, &rc, err)) == NULL)
+		return rc;
+	if (!json_is_object(obj))
+		rc = wire_fail(err, -EINVAL, WIRE_ERR_JSON, "",
+		    "body is not a JSON object");
+	else
+		rc = wire_decode_obj(obj, lim, out, err);
+	json_decref(obj);
+	if (rc != 0)
+		wire_msg_release(out);
+	else
+		wire_ok(err);
 	return rc;
+}
+
+/* Decodes and validates a batch body: the fast path, else jansson. */
+int
+wire_decode_batch(const char *body, size_t len, const struct wire_limits *lim,
+    struct wire_batch *out, struct wire_error *err)
+{
+	struct wire_limits defaults;
+
+	if (lim == NULL) {
+		wire_limits_defaults(&defaults);
+		lim = &defaults;
+	}
+	if (wire_decode_batch_fast(body, len, lim, out)) {
+		wire_ok(err);
+		return 0;
+	}
+	return wire_decode_batch_json(body, len, lim, out, err);
+}
+
+/* The jansson path alone for a batch; see wire.h. */
+int
+wire_decode_batch_json(const char *body, size_t len,
+    const struct wire_limits *lim, struct wire_batch *out,
+    struct wire_error *err)
+{
+	struct wire_limits defaults;
+	struct wire_error inner;
+	json_t	*arr;
+	size_t	 i, n;
+	int	 rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (lim == NULL) {
+		wire_limits_defaults(&defaults);
+		lim = &defaults;
+	}
+	if ((arr = wire_parse_body(body, len, lim, &rc, err)) == NULL)
+		return rc;
+	n = json_is_array(arr) ? json_array_size(arr) : 0;
+	if (!json_is_array(arr)) {
+		rc = wire_fail(err, -EINVAL, WIRE_ERR_JSON, "",
+		    "batch body is not a JSON array");
+		goto out;
+	}
+	if (n == 0 || n > WIRE_MAX_BATCH) {
+		rc = wire_fail(err, n == 0 ? -EINVAL : -E2BIG,
+		    n == 0 ? WIRE_ERR_JSON : WIRE_ERR_TOO_BIG, "",
+		    "a batch of %zu messages (1..%u allowed)", n,
+		    WIRE_MAX_BATCH);
+		goto out;
+	}
+	if ((out->msgs = calloc(n, sizeof(*out->msgs))) == NULL) {
+		rc = wire_fail(err, -ENOMEM, WIRE_ERR_NOMEM, "",
+		    "out of memory");
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		out->n = i + 1;
+		rc = wire_decode_obj(json_array_get(arr, i), lim,
+		    &out->msgs[i], &inner);
+		if (rc == 0)
+			continue;
+		/* Name the element: "[3].entries[0].data: ...". */
+		if (err != NULL) {
+			err->code = inner.code;
+			snprintf(err->path, sizeof(err->path), "[%zu]%s%.48s", i,
+			    inner.path[0] != '\0' ? "." : "", inner.path);
+			snprintf(err->text, sizeof(err->text), "[%zu]%s%.180s",
+			    i, inner.path[0] != '\0' ? "." : ": ", inner.text);
+		}
+		goto out;
+	}
+out:
+	json_decref(arr);
+	if (rc != 0)
+		wire_batch_release(out);
+	else
+		wire_ok(err);
+	return rc;
+}
+
+/* Frees every message of a decoded batch and zeroes it.  NULL-safe. */
+void
+wire_batch_release(struct wire_batch *b)
+{
+	size_t	 i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n; i++)
+		wire_msg_release(&b->msgs[i]);
+	free(b->msgs);
+	memset(b, 0, sizeof(*b));
 }
 
 /* Frees the memory of a decoded message. */

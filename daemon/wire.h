@@ -17,6 +17,7 @@
 #ifndef RAFTKV_WIRE_H
 #define RAFTKV_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -98,5 +99,52 @@ int	 wire_decode(const char *body, size_t len, const struct wire_limits *lim,
 
 /* Frees what wire_decode() allocated in wm and zeroes it.  NULL-safe. */
 void	 wire_msg_release(struct wire_msg *wm);
+
+/*
+ * A batch: several messages to one peer in one request, the body a JSON
+ * array of message objects, each exactly what wire_encode() writes, in
+ * the order they were sent (POST /raft/v1/batch, docs/protocol.md).  The
+ * sender joins encoded messages itself: "[" body "," body ... "]".
+ */
+#define WIRE_BATCH_ROUTE	"batch"
+#define WIRE_MAX_BATCH		256u
+
+struct wire_batch {
+	struct wire_msg	*msgs;
+	size_t		 n;
+};
+
+/*
+ * Decodes and validates a batch body like wire_decode() does one message:
+ * all of it or nothing.  An error in element i has path "[i]" or
+ * "[i].<field>".  On success *out (caller-owned struct) owns new memory,
+ * released with wire_batch_release(); on error it holds nothing.
+ */
+int	 wire_decode_batch(const char *body, size_t len,
+	    const struct wire_limits *lim, struct wire_batch *out,
+	    struct wire_error *err);
+
+/* Frees what wire_decode_batch() allocated and zeroes *b.  NULL-safe. */
+void	 wire_batch_release(struct wire_batch *b);
+
+/*
+ * The fast paths wire_decode() and wire_decode_batch() try first: they
+ * read only the canonical form wire_encode() writes, allocate nothing but
+ * the messages' own memory, and decline (return false, *out holding
+ * nothing) anything else, valid or not.  What they accept, the jansson
+ * path accepts with the same result.  lim must not be NULL.  Exposed for
+ * tests/test-wire.c.
+ */
+bool	 wire_decode_fast(const char *body, size_t len,
+	    const struct wire_limits *lim, struct wire_msg *out);
+bool	 wire_decode_batch_fast(const char *body, size_t len,
+	    const struct wire_limits *lim, struct wire_batch *out);
+/* The jansson paths alone, for the same tests: the reference. */
+int	 wire_decode_json(const char *body, size_t len,
+	    const struct wire_limits *lim, struct wire_msg *out,
+	    struct wire_error *err);
+int	 wire_decode_batch_json(const char *body, size_t len,
+	    const struct wire_limits *lim, struct wire_batch *out,
+	    struct wire_error *err);
 
 #endif /* RAFTKV_WIRE_H */

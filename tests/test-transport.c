@@ -59,6 +59,8 @@ struct node {
 	bool		 last_entries_ok;	/* payloads matched the pattern */
 	uint64_t	 last_recv_ms;
 	bool		 auto_reply;	/* answer APPEND with APPEND_RESP */
+	uint64_t	 seqs[64];	/* seq of each APPEND, while n_seqs < 64 */
+	unsigned	 n_seqs;
 };
 
 struct ctx {
@@ -87,6 +89,8 @@ node_recv(void *arg, const struct raft_msg *m)
 	size_t	 j;
 
 	n->count[m->type]++;
+	if (m->type == RAFT_MSG_APPEND && n->n_seqs < 64)
+		n->seqs[n->n_seqs++] = m->seq;
 	n->last = *m;
 	n->last.entries = NULL;
 	n->last_entry_bytes = 0;
@@ -720,6 +724,97 @@ log_count(struct ctx *c, const char *needle)
 	return n;
 }
 
+/* Condition: node n's peer 2 has nothing queued or in flight. */
+static bool
+peer2_idle(void *arg)
+{
+	struct transport_peer_stats st = peer_stats(arg, 2);
+
+	return st.queued == 0 && st.inflight == 0;
+}
+
+/*
+ * Messages sent while a request is out leave together, in order, in one
+ * batch request; a batch with one bad message is refused whole.
+ */
+static void
+check_batching(struct tap *t, struct ctx *c)
+{
+	struct node *n1 = &c->nodes[1], *n2 = &c->nodes[2];
+	struct transport_peer_stats before, after;
+	struct transport_server_stats ss0, ss1;
+	struct raft_entry ents[2];
+	uint8_t	 buf[2 * 64];
+	struct raft_msg m;
+	struct wait_count w;
+	struct raw_result r;
+	char	*good, *bad, *body, code[64];
+	unsigned i, inorder = 0, count;
+	size_t	 len;
+
+	before = peer_stats(n1, 2);
+	transport_server_stats(n2->t, &ss0);
+	n2->n_seqs = 0;
+	w.n = n2;
+	w.type = RAFT_MSG_APPEND;
+	w.want = n2->count[RAFT_MSG_APPEND] + 12;
+	for (i = 0; i < 12; i++) {
+		make_msg(&m, RAFT_MSG_APPEND, 1, 2, ents, buf, 2, 64);
+		m.seq = 1000 + i;
+		transport_send(n1->t, &m);
+	}
+	ok(t, run_until(c, got_count, &w, 3000), "12 messages sent at once "
+	    "(the queue holds 16) all arrive");
+	for (i = 0; i < n2->n_seqs && i < 12; i++)
+		if (n2->seqs[i] == 1000 + i)
+			inorder++;
+	is_int(t, inorder, 12, "in the order they were sent");
+	ok(t, n2->last_entries_ok && n2->last_entry_bytes == 128,
+	    "with their entries intact");
+	ok(t, run_until(c, peer2_idle, n1, 3000), "and the sender sees "
+	    "every request answered");
+	after = peer_stats(n1, 2);
+	transport_server_stats(n2->t, &ss1);
+	is_int(t, (int)(after.sent - before.sent), 12, "the sender counts 12 "
+	    "messages delivered");
+	ok(t, after.requests - before.requests <= 3, "in %" PRIu64 " requests",
+	    after.requests - before.requests);
+	ok(t, ss1.batches > ss0.batches, "the receiver took %" PRIu64
+	    " batch request(s)", ss1.batches - ss0.batches);
+
+	/* A hand-made batch whose second message is for node 3. */
+	make_msg(&m, RAFT_MSG_VOTE, 1, 2, NULL, NULL, 0, 0);
+	good = encode(&m);
+	make_msg(&m, RAFT_MSG_VOTE, 1, 3, NULL, NULL, 0, 0);
+	bad = encode(&m);
+	len = strlen(good) + strlen(bad) + 4;
+	body = malloc(len);
+	snprintf(body, len, "[%s,%s]", good, bad);
+	count = n2->count[RAFT_MSG_VOTE];
+	raw_request(c, n2->port, EVHTTP_REQ_POST, "/raft/v1/batch",
+	    "application/json", body, strlen(body), &r);
+	is_int(t, r.status, 400, "a batch with a message for another node "
+	    "gets 400");
+	is_str(t, error_code(&r, code, sizeof(code)), "wrong_node",
+	    "wrong_node");
+	ok(t, strstr(r.body, "[1]") != NULL, "naming element [1]");
+	is_int(t, (int)(n2->count[RAFT_MSG_VOTE] - count), 0,
+	    "and neither message is delivered");
+	snprintf(body, len, "[%s,%s]", good, good);
+	is_int(t, raw_request(c, n2->port, EVHTTP_REQ_POST, "/raft/v1/batch",
+	    "application/json", body, strlen(body), &r), 204,
+	    "a good hand-made batch gets 204");
+	is_int(t, (int)(n2->count[RAFT_MSG_VOTE] - count), 2,
+	    "and both of its messages are delivered");
+	raw_request(c, n2->port, EVHTTP_REQ_POST, "/raft/v1/batch",
+	    "application/json", "[]", 2, &r);
+	is_str(t, error_code(&r, code, sizeof(code)), "bad_json",
+	    "an empty batch gets bad_json");
+	free(body);
+	free(good);
+	free(bad);
+}
+
 /* Malformed and foreign requests get the right status, once logged. */
 static void
 check_bad_requests(struct tap *t, struct ctx *c)
@@ -898,6 +993,7 @@ main(void)
 	measure_round_trips(&t, &c, 0, 0, 200, "heartbeat", 30);
 	measure_round_trips(&t, &c, 20, 4096, 50, "80 KiB AppendEntries", 30);
 	check_nodelay(&t, c.nodes[2].port);
+	check_batching(&t, &c);
 	check_bad_urls(&t, &c);
 	check_bad_requests(&t, &c);
 	check_down_and_back(&t, &c);

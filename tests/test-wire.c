@@ -110,6 +110,49 @@ encode_string(const struct raft_msg *m, size_t *len)
 	return s;
 }
 
+/*
+ * The fast path agrees with the jansson path on body: where it accepts,
+ * jansson accepts the same message; where jansson refuses, it declines.
+ * Returns true if they agree.
+ */
+static bool
+fast_agrees(const char *body, size_t len)
+{
+	struct wire_msg fast, slow;
+	bool	 took, good;
+	int	 rc;
+
+	took = wire_decode_fast(body, len, &test_limits, &fast);
+	rc = wire_decode_json(body, len, &test_limits, &slow, NULL);
+	good = !took || (rc == 0 && msg_equal(&fast.msg, &slow.msg));
+	if (took)
+		wire_msg_release(&fast);
+	if (rc == 0)
+		wire_msg_release(&slow);
+	return good;
+}
+
+/* The same for batch bodies. */
+static bool
+fast_batch_agrees(const char *body, size_t len)
+{
+	struct wire_batch fast, slow;
+	bool	 took, good;
+	size_t	 i;
+	int	 rc;
+
+	took = wire_decode_batch_fast(body, len, &test_limits, &fast);
+	rc = wire_decode_batch_json(body, len, &test_limits, &slow, NULL);
+	good = !took || (rc == 0 && fast.n == slow.n);
+	for (i = 0; good && took && i < fast.n; i++)
+		good = msg_equal(&fast.msgs[i].msg, &slow.msgs[i].msg);
+	if (took)
+		wire_batch_release(&fast);
+	if (rc == 0)
+		wire_batch_release(&slow);
+	return good;
+}
+
 /* Checks one valid file: decodes, re-encodes to equal JSON and message. */
 static void
 check_valid(struct tap *t, const char *name, const char *body, size_t len)
@@ -132,6 +175,15 @@ check_valid(struct tap *t, const char *name, const char *body, size_t len)
 	re = enc != NULL ? json_loadb(enc, elen, 0, NULL) : NULL;
 	ok(t, re != NULL && json_equal(orig, re),
 	    "valid/%s re-encodes to equal JSON", name);
+	ok(t, fast_agrees(body, len), "valid/%s: the fast path agrees",
+	    name);
+	if (enc != NULL) {
+		ok(t, wire_decode_fast(enc, elen, &test_limits, &again),
+		    "valid/%s: its canonical encoding takes the fast path",
+		    name);
+		if (again.mem != NULL || again.msg.type != 0)
+			wire_msg_release(&again);
+	}
 	rc = enc != NULL ? wire_decode(enc, elen, &test_limits, &again, &err) :
 	    -1;
 	ok(t, rc == 0 && msg_equal(&wm.msg, &again.msg),
@@ -161,6 +213,9 @@ check_invalid(struct tap *t, const char *name, const char *body, size_t len)
 	memset(&err, 0, sizeof(err));
 	rc = wire_decode(body, len, &test_limits, &wm, &err);
 	ok(t, rc < 0, "invalid/%s is refused", name);
+	ok(t, !wire_decode_fast(body, len, &test_limits, &wm) &&
+	    fast_agrees(body, len), "invalid/%s: the fast path declines it",
+	    name);
 	got = wire_errcode_name(err.code);
 	ok(t, strlen(got) == want_len && strncmp(got, name, want_len) == 0 &&
 	    err.text[0] != '\0', "invalid/%s says %s: %s", name, got, err.text);
@@ -287,7 +342,15 @@ check_random(struct tap *t, uint64_t seed)
 				bad++;
 				continue;
 			}
-			if (wire_decode(enc, len, &test_limits, &wm, NULL) != 0)
+			if (!wire_decode_fast(enc, len, &test_limits, &wm))
+				bad++;
+			else {
+				if (!msg_equal(&m, &wm.msg))
+					bad++;
+				wire_msg_release(&wm);
+			}
+			if (wire_decode_json(enc, len, &test_limits, &wm,
+			    NULL) != 0)
 				bad++;
 			else {
 				if (!msg_equal(&m, &wm.msg))
@@ -296,7 +359,8 @@ check_random(struct tap *t, uint64_t seed)
 			}
 			free(enc);
 		}
-		is_int(t, bad, 0, "300 random %s round trips",
+		is_int(t, bad, 0, "300 random %s round trips, fast path "
+		    "and jansson path",
 		    wire_type_route(type));
 	}
 }
@@ -372,6 +436,180 @@ check_limits(struct tap *t)
 	}
 }
 
+/* Characters a mutation writes: JSON's own, and a few that break it. */
+static const char mut_chars[] = "{}[]\":,0123456789-+.eEtrufalsn \\/abcxyz\x01\x80";
+
+/* Applies 1..3 random edits to buf (len bytes, room for 16 more). */
+static size_t
+mutate(uint64_t *s, char *buf, size_t len)
+{
+	int	 edits = 1 + (int)(next_rand(s) % 3), e;
+	size_t	 at;
+
+	for (e = 0; e < edits && len > 0; e++) {
+		at = next_rand(s) % len;
+		switch (next_rand(s) % 4) {
+		case 0:		/* overwrite */
+			buf[at] = mut_chars[next_rand(s) %
+			    (sizeof(mut_chars) - 1)];
+			break;
+		case 1:		/* delete */
+			memmove(buf + at, buf + at + 1, len - at - 1);
+			len--;
+			break;
+		case 2:		/* insert */
+			memmove(buf + at + 1, buf + at, len - at);
+			buf[at] = mut_chars[next_rand(s) %
+			    (sizeof(mut_chars) - 1)];
+			len++;
+			break;
+		default:	/* a digit becomes another */
+			if (buf[at] >= '0' && buf[at] <= '9')
+				buf[at] = (char)('0' + next_rand(s) % 10);
+			break;
+		}
+	}
+	return len;
+}
+
+/*
+ * Differential check of the fast path: thousands of mutated encodings of
+ * random messages and batches, each decoded by both paths.
+ */
+static void
+check_fast_mutations(struct tap *t, uint64_t seed)
+{
+	struct raft_entry ents[8];
+	struct raft_msg m;
+	uint8_t	 pool[4096];
+	char	*enc, *buf, *batch;
+	size_t	 i, j, len, blen;
+	unsigned disagree = 0, bdisagree = 0, took = 0;
+	struct wire_msg wm;
+	int	 type;
+
+	for (i = 0; i < sizeof(pool); i++)
+		pool[i] = (uint8_t)next_rand(&seed);
+	for (i = 0; i < 6000; i++) {
+		do
+			type = 1 + (int)(next_rand(&seed) % RAFT_MSG_TYPE_MAX);
+		while (type == RAFT_MSG_SNAPSHOT);
+		random_msg(&seed, type, &m, ents, pool, sizeof(pool));
+		if ((enc = encode_string(&m, &len)) == NULL)
+			continue;
+		if ((buf = malloc(len + 16)) == NULL) {
+			free(enc);
+			continue;
+		}
+		memcpy(buf, enc, len);
+		len = mutate(&seed, buf, len);
+		if (!fast_agrees(buf, len))
+			disagree++;
+		if (wire_decode_fast(buf, len, &test_limits, &wm)) {
+			took++;
+			wire_msg_release(&wm);
+		}
+		/* A batch of the original and the mutant, both ways round. */
+		blen = 2 * len + 64;
+		if ((batch = malloc(blen)) != NULL) {
+			j = (size_t)snprintf(batch, blen, "[%s,%.*s]", enc,
+			    (int)len, buf);
+			if (j < blen && !fast_batch_agrees(batch, j))
+				bdisagree++;
+			free(batch);
+		}
+		free(buf);
+		free(enc);
+	}
+	is_int(t, disagree, 0, "6000 mutated messages: the fast path never "
+	    "accepts what jansson refuses, nor decodes differently");
+	is_int(t, bdisagree, 0, "6000 mutated batches: the same");
+	ok(t, took > 0, "some mutants are still canonical and valid (%u)",
+	    took);
+}
+
+/* Batches: round trips, and what is refused. */
+static void
+check_batches(struct tap *t, uint64_t seed)
+{
+	struct raft_entry ents[8];
+	struct raft_msg msgs[5];
+	struct raft_entry store[5][8];
+	struct wire_batch b;
+	struct wire_error err;
+	struct evbuffer *body = evbuffer_new();
+	uint8_t	 pool[4096];
+	char	*text, *one;
+	size_t	 i, len, olen;
+	int	 rc, bad = 0;
+
+	for (i = 0; i < sizeof(pool); i++)
+		pool[i] = (uint8_t)next_rand(&seed);
+	evbuffer_add(body, "[", 1);
+	for (i = 0; i < 5; i++) {
+		random_msg(&seed, i % 2 ? RAFT_MSG_APPEND_RESP :
+		    RAFT_MSG_APPEND, &msgs[i], ents, pool, sizeof(pool));
+		memcpy(store[i], ents, sizeof(ents));
+		msgs[i].entries = msgs[i].n_entries > 0 ? store[i] : NULL;
+		if (i > 0)
+			evbuffer_add(body, ",", 1);
+		if (wire_encode(&msgs[i], body, NULL) != 0)
+			bad++;
+	}
+	evbuffer_add(body, "]", 1);
+	len = evbuffer_get_length(body);
+	text = (char *)evbuffer_pullup(body, -1);
+	rc = wire_decode_batch(text, len, &test_limits, &b, &err);
+	is_int(t, rc, 0, "a batch of 5 decodes");
+	if (rc == 0) {
+		ok(t, b.n == 5, "  into 5 messages");
+		for (i = 0; i < b.n && i < 5; i++)
+			if (!msg_equal(&msgs[i], &b.msgs[i].msg))
+				bad++;
+		is_int(t, bad, 0, "  each equal to what was encoded, in order");
+		wire_batch_release(&b);
+	}
+	ok(t, wire_decode_batch_fast(text, len, &test_limits, &b),
+	    "the canonical batch takes the fast path");
+	wire_batch_release(&b);
+	ok(t, fast_batch_agrees(text, len), "and both paths agree on it");
+
+	/* A bad second message: the whole batch is refused. */
+	olen = (size_t)snprintf(NULL, 0, "[%.*s,{\"v\":2}]", (int)len - 2,
+	    text + 1);
+	if ((one = malloc(olen + 1)) != NULL) {
+		snprintf(one, olen + 1, "[%.*s,{\"v\":2}]", (int)len - 2,
+		    text + 1);
+		rc = wire_decode_batch(one, olen, &test_limits, &b, &err);
+		ok(t, rc < 0 && b.n == 0 && b.msgs == NULL,
+		    "a batch with one bad message is refused whole");
+		ok(t, strcmp(err.path, "[5].v") == 0 &&
+		    err.code == WIRE_ERR_VERSION, "  and the error names the "
+		    "element: %s", err.text);
+		free(one);
+	}
+	rc = wire_decode_batch("[]", 2, &test_limits, &b, &err);
+	ok(t, rc < 0 && err.code == WIRE_ERR_JSON, "an empty batch is "
+	    "refused: %s", err.text);
+	rc = wire_decode_batch("{}", 2, &test_limits, &b, &err);
+	ok(t, rc < 0 && err.code == WIRE_ERR_JSON, "a batch that is not an "
+	    "array is refused: %s", err.text);
+	evbuffer_drain(body, evbuffer_get_length(body));
+	evbuffer_add(body, "[", 1);
+	for (i = 0; i <= WIRE_MAX_BATCH; i++) {
+		if (i > 0)
+			evbuffer_add(body, ",", 1);
+		(void)wire_encode(&msgs[1], body, NULL);
+	}
+	evbuffer_add(body, "]", 1);
+	len = evbuffer_get_length(body);
+	text = (char *)evbuffer_pullup(body, -1);
+	rc = wire_decode_batch(text, len, &test_limits, &b, &err);
+	ok(t, rc == -E2BIG && err.code == WIRE_ERR_TOO_BIG, "a batch of %u "
+	    "messages is refused: %s", WIRE_MAX_BATCH + 1, err.text);
+	evbuffer_free(body);
+}
+
 /* Times encode+decode of a 64-entry, 256-byte-payload AppendEntries. */
 static void
 bench(struct tap *t)
@@ -380,9 +618,9 @@ bench(struct tap *t)
 	struct raft_msg m;
 	struct wire_msg wm;
 	struct evbuffer *b = evbuffer_new();
-	struct timespec t0, t1, t2;
+	struct timespec t0, t1, t2, t3;
 	uint8_t	 payload[256];
-	double	 enc_us = 0, dec_us = 0;
+	double	 enc_us = 0, dec_us = 0, json_us = 0;
 	size_t	 len = 0;
 #if defined(__SANITIZE_ADDRESS__)
 	int	 i, rounds = 100, bad = 0;	/* keep the test short */
@@ -423,6 +661,13 @@ bench(struct tap *t)
 		else
 			wire_msg_release(&wm);
 		clock_gettime(CLOCK_MONOTONIC, &t2);
+		if (wire_decode_json(body, len, NULL, &wm, NULL) != 0)
+			bad++;
+		else
+			wire_msg_release(&wm);
+		clock_gettime(CLOCK_MONOTONIC, &t3);
+		json_us += (t3.tv_sec - t2.tv_sec) * 1e6 +
+		    (t3.tv_nsec - t2.tv_nsec) / 1e3;
 		evbuffer_drain(b, len);
 		enc_us += (t1.tv_sec - t0.tv_sec) * 1e6 +
 		    (t1.tv_nsec - t0.tv_nsec) / 1e3;
@@ -431,8 +676,8 @@ bench(struct tap *t)
 	}
 	is_int(t, bad, 0, "benchmark messages encode and decode");
 	diag("64 x 256 B AppendEntries: %zu bytes of JSON; encode %.1f us, "
-	    "decode %.1f us (mean of %d)", len, enc_us / rounds,
-	    dec_us / rounds, rounds);
+	    "decode %.1f us (through jansson %.1f us; mean of %d)", len,
+	    enc_us / rounds, dec_us / rounds, json_us / rounds, rounds);
 	evbuffer_free(b);
 }
 
@@ -449,6 +694,8 @@ main(int argc, char **argv)
 	n = run_dir(&t, WIRE_TESTDIR "/invalid", check_invalid);
 	ok(&t, n >= 50, "%u invalid files", n);
 	check_random(&t, seed);
+	check_fast_mutations(&t, seed ^ 0x66617374);
+	check_batches(&t, seed ^ 0x6261746368);
 	check_encode_errors(&t);
 	check_limits(&t);
 	bench(&t);
