@@ -174,18 +174,6 @@ wire_body_free(const void *data, size_t len, void *extra)
 	free((void *)(uintptr_t)data);
 }
 
-/* Sets key to a new JSON integer, or returns -ERANGE/-ENOMEM. */
-static int
-wire_set_u64(json_t *obj, const char *key, uint64_t v)
-{
-	if (v > INT64_MAX)
-		return -ERANGE;
-	if (json_object_set_new_nocheck(obj, key, json_integer((json_int_t)v))
-	    != 0)
-		return -ENOMEM;
-	return 0;
-}
-
 /*
  * Checks the entries of an APPEND and returns the bytes their JSON takes
  * at most (in *need), so that the body is allocated once.
@@ -265,14 +253,61 @@ wire_write_append(const struct raft_msg *m, const char *hdr, size_t hlen,
 	return 0;
 }
 
+/*
+ * Writes the header object of m into hdr (cap bytes): {"v":1,"type":...,
+ * "cluster":...} and then the scalar fields of its type, in wire_fields
+ * order, as jansson would write them.  Returns its length, or 0 with *err
+ * filled if a field does not fit the wire.
+ */
+static size_t
+wire_write_header(const struct raft_msg *m, const char *route, char *hdr,
+    size_t cap, int *rc, struct wire_error *err)
+{
+	size_t	 i, n;
+	int	 k;
+
+	k = snprintf(hdr, cap, "{\"v\":%d,\"type\":\"%s\",\"cluster\":\"%016"
+	    PRIx64 "\"", WIRE_VERSION, route, m->cluster_id);
+	n = (size_t)k;
+	for (i = 0; i < WIRE_NFIELDS && n < cap; i++) {
+		const struct wire_field *f = &wire_fields[i];
+		const char *p = (const char *)m + f->offset;
+		uint64_t v;
+
+		if ((f->types & TYPE_BIT(m->type)) == 0)
+			continue;
+		if (f->kind == WIRE_BOOL)
+			k = snprintf(hdr + n, cap - n, ",\"%s\":%s", f->name,
+			    *(const bool *)(const void *)p ? "true" : "false");
+		else {
+			v = *(const uint64_t *)(const void *)p;
+			if (v > INT64_MAX) {
+				*rc = wire_fail(err, -ERANGE, WIRE_ERR_RANGE,
+				    f->name, "value above INT64_MAX");
+				return 0;
+			}
+			k = snprintf(hdr + n, cap - n, ",\"%s\":%" PRIu64,
+			    f->name, v);
+		}
+		n += (size_t)k;
+	}
+	if (n + 2 > cap) {
+		*rc = wire_fail(err, -ENOMEM, WIRE_ERR_NOMEM, "",
+		    "cannot serialise the message header");
+		return 0;
+	}
+	hdr[n++] = '}';
+	hdr[n] = '\0';
+	return n;
+}
+
 /* Appends the JSON encoding of m to out. */
 int
 wire_encode(const struct raft_msg *m, struct evbuffer *out,
     struct wire_error *err)
 {
-	json_t	*obj = NULL;
-	char	 cluster[17], hdr[1024];
-	size_t	 i, hlen, need = 0;
+	char	 hdr[1024];
+	size_t	 hlen, need = 0;
 	int	 rc = 0;
 	const char *route;
 
@@ -282,45 +317,10 @@ wire_encode(const struct raft_msg *m, struct evbuffer *out,
 	if (m->type == RAFT_MSG_APPEND &&
 	    (rc = wire_check_entries(m, &need, err)) != 0)
 		return rc;
-	snprintf(cluster, sizeof(cluster), "%016" PRIx64, m->cluster_id);
-	obj = json_pack("{sissss}", "v", WIRE_VERSION, "type", route,
-	    "cluster", cluster);
-	if (obj == NULL) {
-		rc = wire_fail(err, -ENOMEM, WIRE_ERR_NOMEM, "",
-		    "out of memory");
-		goto out;
-	}
-	for (i = 0; i < WIRE_NFIELDS; i++) {
-		const struct wire_field *f = &wire_fields[i];
-		const char *p = (const char *)m + f->offset;
-
-		if ((f->types & TYPE_BIT(m->type)) == 0)
-			continue;
-		if (f->kind == WIRE_BOOL) {
-			if (json_object_set_new_nocheck(obj, f->name,
-			    json_boolean(*(const bool *)(const void *)p)) != 0)
-				rc = -ENOMEM;
-		} else
-			rc = wire_set_u64(obj, f->name,
-			    *(const uint64_t *)(const void *)p);
-		if (rc == -ERANGE) {
-			rc = wire_fail(err, rc, WIRE_ERR_RANGE, f->name,
-			    "value above INT64_MAX");
-			goto out;
-		}
-		if (rc != 0) {
-			rc = wire_fail(err, rc, WIRE_ERR_NOMEM, f->name,
-			    "out of memory");
-			goto out;
-		}
-	}
 	/* The header is small and bounded: a few hundred bytes. */
-	hlen = json_dumpb(obj, hdr, sizeof(hdr), JSON_COMPACT);
-	if (hlen < 2 || hlen > sizeof(hdr) || hdr[hlen - 1] != '}') {
-		rc = wire_fail(err, -ENOMEM, WIRE_ERR_NOMEM, "",
-		    "cannot serialise the message header");
-		goto out;
-	}
+	if ((hlen = wire_write_header(m, route, hdr, sizeof(hdr), &rc,
+	    err)) == 0)
+		return rc;
 	if (m->type == RAFT_MSG_APPEND)
 		rc = wire_write_append(m, hdr, hlen, need, out);
 	else
@@ -328,8 +328,6 @@ wire_encode(const struct raft_msg *m, struct evbuffer *out,
 	if (rc != 0)
 		rc = wire_fail(err, rc, WIRE_ERR_NOMEM, "",
 		    "out of memory while writing the body");
-out:
-	json_decref(obj);
 	return rc;
 }
 
