@@ -21,6 +21,7 @@
 #include "raft.h"
 #include "tap.h"
 #include "wire.h"
+#include "wire-util.h"
 
 #ifndef WIRE_TESTDIR
 #define WIRE_TESTDIR "tests/wire"
@@ -66,32 +67,6 @@ read_file(const char *path, size_t *len)
 	return buf;
 }
 
-/* True if two messages carry the same fields and entries. */
-static bool
-msg_equal(const struct raft_msg *a, const struct raft_msg *b)
-{
-	uint32_t i;
-
-	if (a->type != b->type || a->cluster_id != b->cluster_id ||
-	    a->from != b->from || a->to != b->to || a->term != b->term ||
-	    a->last_log_index != b->last_log_index ||
-	    a->last_log_term != b->last_log_term || a->reject != b->reject ||
-	    a->prev_index != b->prev_index || a->prev_term != b->prev_term ||
-	    a->commit != b->commit || a->n_entries != b->n_entries ||
-	    a->seq != b->seq || a->match_index != b->match_index ||
-	    a->hint_index != b->hint_index || a->hint_term != b->hint_term)
-		return false;
-	for (i = 0; i < a->n_entries; i++) {
-		const struct raft_entry *x = &a->entries[i], *y = &b->entries[i];
-
-		if (x->term != y->term || x->index != y->index ||
-		    x->type != y->type || x->len != y->len ||
-		    (x->len > 0 && memcmp(x->data, y->data, x->len) != 0))
-			return false;
-	}
-	return true;
-}
-
 /* Encodes m into a new NUL-terminated string (caller frees) or NULL. */
 static char *
 encode_string(const struct raft_msg *m, size_t *len)
@@ -110,47 +85,18 @@ encode_string(const struct raft_msg *m, size_t *len)
 	return s;
 }
 
-/*
- * The fast path agrees with the jansson path on body: where it accepts,
- * jansson accepts the same message; where jansson refuses, it declines.
- * Returns true if they agree.
- */
+/* The fast path agrees with the jansson path on body (wire-util.h). */
 static bool
 fast_agrees(const char *body, size_t len)
 {
-	struct wire_msg fast, slow;
-	bool	 took, good;
-	int	 rc;
-
-	took = wire_decode_fast(body, len, &test_limits, &fast);
-	rc = wire_decode_json(body, len, &test_limits, &slow, NULL);
-	good = !took || (rc == 0 && msg_equal(&fast.msg, &slow.msg));
-	if (took)
-		wire_msg_release(&fast);
-	if (rc == 0)
-		wire_msg_release(&slow);
-	return good;
+	return wire_paths_agree(body, len, &test_limits, false);
 }
 
 /* The same for batch bodies. */
 static bool
 fast_batch_agrees(const char *body, size_t len)
 {
-	struct wire_batch fast, slow;
-	bool	 took, good;
-	size_t	 i;
-	int	 rc;
-
-	took = wire_decode_batch_fast(body, len, &test_limits, &fast);
-	rc = wire_decode_batch_json(body, len, &test_limits, &slow, NULL);
-	good = !took || (rc == 0 && fast.n == slow.n);
-	for (i = 0; good && took && i < fast.n; i++)
-		good = msg_equal(&fast.msgs[i].msg, &slow.msgs[i].msg);
-	if (took)
-		wire_batch_release(&fast);
-	if (rc == 0)
-		wire_batch_release(&slow);
-	return good;
+	return wire_paths_agree(body, len, &test_limits, true);
 }
 
 /* Checks one valid file: decodes, re-encodes to equal JSON and message. */
@@ -197,6 +143,40 @@ check_valid(struct tap *t, const char *name, const char *body, size_t len)
 }
 
 /*
+ * The files are pretty-printed, which the fast path declines at once; the
+ * same message written compactly, in the file's key order, is what it
+ * reads.  Such a compact copy of an invalid file must be refused with the
+ * same code, and declined by the fast path.  (Files that are not JSON, or
+ * have duplicate keys, have no compact copy.)
+ */
+static void
+check_invalid_compact(struct tap *t, const char *name, const char *body,
+    size_t len, size_t want_len)
+{
+	struct wire_msg wm;
+	struct wire_error err;
+	json_t	*j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	char	*c = j != NULL ? json_dumps(j, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER) : NULL;
+	const char *got;
+	int	 rc;
+
+	json_decref(j);
+	if (c == NULL)
+		return;
+	rc = wire_decode(c, strlen(c), &test_limits, &wm, &err);
+	got = wire_errcode_name(err.code);
+	ok(t, rc < 0 && strlen(got) == want_len &&
+	    strncmp(got, name, want_len) == 0 &&
+	    !wire_decode_fast(c, strlen(c), &test_limits, &wm) &&
+	    fast_agrees(c, strlen(c)), "invalid/%s written compactly: "
+	    "refused the same way, and declined by the fast path", name);
+	if (rc == 0)
+		wire_msg_release(&wm);
+	free(c);
+}
+
+/*
  * Checks one invalid file: it must be refused, with the error code its
  * name starts with (e.g. "bad_base64-...").
  */
@@ -216,6 +196,7 @@ check_invalid(struct tap *t, const char *name, const char *body, size_t len)
 	ok(t, !wire_decode_fast(body, len, &test_limits, &wm) &&
 	    fast_agrees(body, len), "invalid/%s: the fast path declines it",
 	    name);
+	check_invalid_compact(t, name, body, len, want_len);
 	got = wire_errcode_name(err.code);
 	ok(t, strlen(got) == want_len && strncmp(got, name, want_len) == 0 &&
 	    err.text[0] != '\0', "invalid/%s says %s: %s", name, got, err.text);
