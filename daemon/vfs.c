@@ -147,6 +147,21 @@ posix_fsync_dir(struct vfs *v, const char *path)
 	return rc;
 }
 
+/* Writes a range back and waits for it (pacing, not durability). */
+static void
+posix_writeback(struct vfs *v, int fd, off_t off, off_t len)
+{
+	(void)v;
+#ifdef HAVE_SYNC_FILE_RANGE
+	(void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WAIT_BEFORE |
+	    SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+#else
+	(void)fd;
+	(void)off;
+	(void)len;
+#endif
+}
+
 /* Frees a POSIX vfs. */
 static void
 posix_destroy(struct vfs *v)
@@ -168,6 +183,7 @@ const struct vfs_ops vfs_posix_ops = {
 	.unlink = posix_unlink,
 	.mkdir = posix_mkdir,
 	.fsync_dir = posix_fsync_dir,
+	.writeback = posix_writeback,
 	.destroy = posix_destroy,
 };
 
@@ -258,6 +274,14 @@ int
 vfs_fdatasync(struct vfs *v, int fd)
 {
 	return v->ops->fdatasync(v, fd);
+}
+
+/* Dispatches writeback, when the vfs has it. */
+void
+vfs_writeback(struct vfs *v, int fd, off_t off, off_t len)
+{
+	if (v->ops->writeback != NULL)
+		v->ops->writeback(v, fd, off, len);
 }
 
 /* Dispatches fsync. */

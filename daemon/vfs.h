@@ -67,6 +67,8 @@ struct vfs_ops {
 	int	(*unlink)(struct vfs *, const char *path);
 	int	(*mkdir)(struct vfs *, const char *path, mode_t mode);
 	int	(*fsync_dir)(struct vfs *, const char *path);
+	/* Optional (NULL: nothing): see vfs_writeback(). */
+	void	(*writeback)(struct vfs *, int fd, off_t off, off_t len);
 	void	(*destroy)(struct vfs *);
 };
 
@@ -99,6 +101,13 @@ int	 vfs_close(struct vfs *v, int fd);
 int	 vfs_pwrite_all(struct vfs *v, int fd, const void *buf, size_t len,
 	    off_t off);
 int	 vfs_fdatasync(struct vfs *v, int fd);
+/*
+ * Writes [off, off+len) of fd back to the disk and waits for it, so that
+ * a large write reaches the disk in steps rather than in one burst at its
+ * fdatasync.  Pacing only: it makes nothing durable and reports nothing;
+ * the caller's fdatasync does both.
+ */
+void	 vfs_writeback(struct vfs *v, int fd, off_t off, off_t len);
 int	 vfs_fsync(struct vfs *v, int fd);
 /* Reserves [off, off+len); -EOPNOTSUPP when the filesystem refuses. */
 int	 vfs_fallocate(struct vfs *v, int fd, off_t off, off_t len);

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "crc32c.h"
@@ -1851,6 +1852,122 @@ test_snapshot_verified(struct tap *t)
 	fx_done(&fx);
 }
 
+/* A vfs that records how many bytes reach each file between flushes. */
+struct pace_rec {
+	pthread_mutex_t	 lock;
+	uint64_t	 pending[1024];	/* by fd: written since a flush */
+	uint64_t	 max_burst;	/* largest pending seen */
+	uint64_t	 writebacks;
+	uint64_t	 bytes;
+};
+
+static struct pace_rec *
+pace_of(struct vfs *v)
+{
+	return v->impl;
+}
+
+static ssize_t
+pace_pwrite(struct vfs *v, int fd, const void *buf, size_t len, off_t off)
+{
+	struct pace_rec *r = pace_of(v);
+	ssize_t	 n = vfs_posix_ops.pwrite(v, fd, buf, len, off);
+
+	pthread_mutex_lock(&r->lock);
+	if (n > 0 && fd >= 0 && fd < 1024) {
+		r->pending[fd] += (uint64_t)n;
+		r->bytes += (uint64_t)n;
+		if (r->pending[fd] > r->max_burst)
+			r->max_burst = r->pending[fd];
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+/* Any flush of fd ends its burst. */
+static void
+pace_flushed(struct vfs *v, int fd)
+{
+	struct pace_rec *r = pace_of(v);
+
+	pthread_mutex_lock(&r->lock);
+	if (fd >= 0 && fd < 1024)
+		r->pending[fd] = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static int
+pace_fdatasync(struct vfs *v, int fd)
+{
+	pace_flushed(v, fd);
+	return vfs_posix_ops.fdatasync(v, fd);
+}
+
+static int
+pace_fsync(struct vfs *v, int fd)
+{
+	pace_flushed(v, fd);
+	return vfs_posix_ops.fsync(v, fd);
+}
+
+static void
+pace_writeback(struct vfs *v, int fd, off_t off, off_t len)
+{
+	pace_flushed(v, fd);
+	pthread_mutex_lock(&pace_of(v)->lock);
+	pace_of(v)->writebacks++;
+	pthread_mutex_unlock(&pace_of(v)->lock);
+	vfs_posix_ops.writeback(v, fd, off, len);
+}
+
+/*
+ * Preparing a segment zero-fills it in steps written back one by one: no
+ * more than 256 KiB reaches a file's page cache between two flushes, so
+ * the disk the nodes share never gets megabytes in one burst that every
+ * log fsync would queue behind.
+ */
+static void
+test_prep_paced(struct tap *t)
+{
+	struct fixture	 fx;
+	struct storage	*st = NULL;
+	struct vfs_ops	 ops = vfs_posix_ops;
+	struct pace_rec	 rec;
+	struct vfs	 v;
+	uint64_t	 i;
+	int		 rc;
+
+	memset(&rec, 0, sizeof(rec));
+	pthread_mutex_init(&rec.lock, NULL);
+	ops.name = "pace";
+	ops.pwrite = pace_pwrite;
+	ops.fdatasync = pace_fdatasync;
+	ops.fsync = pace_fsync;
+	ops.writeback = pace_writeback;
+	ops.destroy = NULL;
+	v.ops = &ops;
+	v.impl = &rec;
+	fx_init(&fx, "paced");
+	rc = fx_open(&fx, &v, 4u << 20, 0, &st);
+	is_int(t, rc, 0, "opened with 4 MiB segments: %s", fx.err);
+	if (rc == 0) {
+		for (i = 0; i < 100 && rc == 0; i++)
+			rc = append_range(st, i * 100 + 1, i * 100 + 100, 1,
+			    1000, 0, fx.err);
+		is_int(t, rc, 0, "10 MB of entries written in 100 batches: %s",
+		    fx.err);
+		storage_close(st);
+	}
+	ok(t, rec.bytes > (12u << 20), "segments were prepared (%" PRIu64
+	    " bytes written)", rec.bytes);
+	ok(t, rec.writebacks >= 32, "in paced steps (%" PRIu64
+	    " write-backs)", rec.writebacks);
+	ok(t, rec.max_burst <= (256u << 10), "no burst above 256 KiB "
+	    "between flushes (largest %" PRIu64 ")", rec.max_burst);
+	pthread_mutex_destroy(&rec.lock);
+	fx_done(&fx);
+}
+
 int
 main(void)
 {
@@ -1880,5 +1997,6 @@ main(void)
 	test_shadow_vfs(&t);
 	test_boundary_truncation_power_loss(&t);
 	test_kill_then_power_loss(&t);
+	test_prep_paced(&t);
 	return tap_done(&t);
 }
