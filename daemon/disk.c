@@ -237,7 +237,10 @@ worker(void *arg)
 		for (job = batch; job->next != NULL; job = job->next)
 			;
 		d->done_tail = job;
+		/* Woken after the unlock, on_done() finds the lock free. */
+		pthread_mutex_unlock(&d->lock);
 		event_active(d->done_ev, EV_READ, 0);
+		pthread_mutex_lock(&d->lock);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -317,8 +320,14 @@ disk_submit(struct disk *d, struct disk_job *job)
 	else
 		d->todo_head = job;
 	d->todo_tail = job;
-	pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
+	/*
+	 * Signalled after the unlock: signalled under it, the worker wakes
+	 * only to block on the lock we still hold, and a second futex call
+	 * and a second switch follow on every write's path.  The worker
+	 * tests todo_head under the lock, so no wake-up is lost.
+	 */
+	pthread_cond_signal(&d->cond);
 }
 
 struct disk_job *
