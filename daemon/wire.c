@@ -1073,6 +1073,16 @@ wire_ok(struct wire_error *err)
 	}
 }
 
+/* Returns lim, or the defaults written into *buf when lim is NULL. */
+static const struct wire_limits *
+wire_limits_or(const struct wire_limits *lim, struct wire_limits *buf)
+{
+	if (lim != NULL)
+		return lim;
+	wire_limits_defaults(buf);
+	return buf;
+}
+
 /* Decodes and validates one message body: the fast path, else jansson. */
 int
 wire_decode(const char *body, size_t len, const struct wire_limits *lim,
@@ -1080,10 +1090,7 @@ wire_decode(const char *body, size_t len, const struct wire_limits *lim,
 {
 	struct wire_limits defaults;
 
-	if (lim == NULL) {
-		wire_limits_defaults(&defaults);
-		lim = &defaults;
-	}
+	lim = wire_limits_or(lim, &defaults);
 	if (wire_decode_fast(body, len, lim, out)) {
 		wire_ok(err);
 		return 0;
@@ -1101,10 +1108,7 @@ wire_decode_json(const char *body, size_t len, const struct wire_limits *lim,
 	int	 rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (lim == NULL) {
-		wire_limits_defaults(&defaults);
-		lim = &defaults;
-	}
+	lim = wire_limits_or(lim, &defaults);
 	if ((obj = wire_parse_body(body, len, lim, &rc, err)) == NULL)
 		return rc;
 	if (!json_is_object(obj))
@@ -1127,10 +1131,7 @@ wire_decode_batch(const char *body, size_t len, const struct wire_limits *lim,
 {
 	struct wire_limits defaults;
 
-	if (lim == NULL) {
-		wire_limits_defaults(&defaults);
-		lim = &defaults;
-	}
+	lim = wire_limits_or(lim, &defaults);
 	if (wire_decode_batch_fast(body, len, lim, out)) {
 		wire_ok(err);
 		return 0;
@@ -1151,10 +1152,7 @@ wire_decode_batch_json(const char *body, size_t len,
 	int	 rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (lim == NULL) {
-		wire_limits_defaults(&defaults);
-		lim = &defaults;
-	}
+	lim = wire_limits_or(lim, &defaults);
 	if ((arr = wire_parse_body(body, len, lim, &rc, err)) == NULL)
 		return rc;
 	n = json_is_array(arr) ? json_array_size(arr) : 0;
