@@ -269,7 +269,6 @@ serve_get(struct node *n, struct evhttp_request *req, const uint8_t *key,
     size_t key_len)
 {
 	struct kv_entry	 e;
-	struct evbuffer	*buf;
 
 	add_u64_header(req, "X-Raftkv-Applied-Index",
 	    kv_applied_index(node_kv(n)));
@@ -281,13 +280,12 @@ serve_get(struct node *n, struct evhttp_request *req, const uint8_t *key,
 	add_u64_header(req, "X-Raftkv-Create-Index", e.create_index);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/octet-stream");
-	if ((buf = evbuffer_new()) == NULL) {
+	if (evbuffer_add(evhttp_request_get_output_buffer(req), e.value,
+	    e.value_len) != 0) {
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	evbuffer_add(buf, e.value, e.value_len);
-	evhttp_send_reply(req, 200, "OK", buf);
-	evbuffer_free(buf);
+	evhttp_send_reply(req, 200, "OK", NULL);
 }
 
 /* Serves a listing by prefix from the local state machine. */

@@ -339,6 +339,7 @@ kv_new(const struct kv_config *cfg, struct kv **out, char *err, size_t errlen)
 		goto nomem;
 	kv->cfg = *cfg;
 	kvmap_init(&kv->map);
+	kvmap_set_seed(&kv->map, cfg->table_seed ^ KV_HK_TABLE);
 	kv->nbuckets = 64;
 	if ((kv->buckets = calloc(kv->nbuckets, sizeof(*kv->buckets))) == NULL)
 		goto nomem;
@@ -434,8 +435,13 @@ kv_execute(struct kv *kv, uint64_t index, const struct kvcmd *cmd,
 	switch (cmd->op) {
 	case KVCMD_PUT:
 		create = n != NULL ? n->create_index : index;
-		rc = kvmap_put(&kv->map, cmd->key, cmd->key_len, cmd->value,
-		    cmd->value_len, index, create);
+		if (n != NULL && n->value_len == cmd->value_len) {
+			/* Same size: in place, no allocation, cannot fail. */
+			kvmap_overwrite(&kv->map, n, cmd->value, index);
+			rc = 0;
+		} else
+			rc = kvmap_put(&kv->map, cmd->key, cmd->key_len,
+			    cmd->value, cmd->value_len, index, create);
 		if (rc != 0) {
 			errbuf_set(err, errlen, "kv: index %" PRIu64 ": cannot "
 			    "store a %zu-byte key and %zu-byte value: %s",

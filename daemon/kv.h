@@ -31,8 +31,9 @@ struct kv_config {
 	size_t		 max_sessions;	/* live sessions; default 100000 */
 	size_t		 tombstone_capacity; /* expired ids remembered;
 					    default 100000 */
-	uint64_t	 table_seed;	/* session hash-table layout only; may
-					    differ between nodes */
+	uint64_t	 table_seed;	/* hash-table layout only (sessions and
+					    the key index); may differ between
+					    nodes, never changes what they hold */
 };
 
 /* The outcome of one command. */

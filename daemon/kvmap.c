@@ -12,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash64.h"
 #include "kvmap.h"
+
+#define KVMAP_HK1	0x6b766d6170696478ULL	/* second key word of the index */
+#define KVMAP_MIN_SLOTS	64
 
 /* Makes an empty map. */
 void
@@ -21,6 +25,109 @@ kvmap_init(struct kvmap *m)
 	m->root = NULL;
 	m->count = 0;
 	m->data_bytes = 0;
+	m->slots = NULL;
+	m->n_slots = 0;
+	m->seed = 0;
+}
+
+/* Keys the index; see kvmap.h. */
+void
+kvmap_set_seed(struct kvmap *m, uint64_t seed)
+{
+	assert(m->count == 0);
+	m->seed = seed;
+}
+
+/* ------------------------------------------------------------------ */
+/* The hash index.                                                     */
+
+static uint64_t
+kvmap_hash(const struct kvmap *m, const void *key, size_t key_len)
+{
+	return hash64_bytes(m->seed, KVMAP_HK1, key, key_len);
+}
+
+/*
+ * Returns the slot holding key (hash h), or the empty slot where its probe
+ * ends.  The index is never full, so the probe ends.
+ */
+static size_t
+kvmap_slot_of(const struct kvmap *m, const void *key, size_t key_len,
+    uint64_t h)
+{
+	size_t	 mask = m->n_slots - 1, i;
+	const struct kvmap_slot *s;
+
+	for (i = (size_t)h & mask;; i = (i + 1) & mask) {
+		s = &m->slots[i];
+		if (s->node == NULL || (s->hash == h &&
+		    s->node->key_len == key_len && (key_len == 0 ||
+		    memcmp(s->node->data, key, key_len) == 0)))
+			return i;
+	}
+}
+
+/* Puts node (hash h) into the first empty slot of its probe. */
+static void
+kvmap_slot_add(struct kvmap_slot *slots, size_t n_slots,
+    struct kvmap_node *node, uint64_t h)
+{
+	size_t	 mask = n_slots - 1, i;
+
+	for (i = (size_t)h & mask; slots[i].node != NULL; i = (i + 1) & mask)
+		;
+	slots[i].node = node;
+	slots[i].hash = h;
+}
+
+/*
+ * Makes room for one more record: doubles the index when it would pass
+ * 3/4 full.  Returns 0 or -ENOMEM (the index then unchanged).
+ */
+static int
+kvmap_reserve(struct kvmap *m)
+{
+	struct kvmap_slot *grown;
+	size_t	 n = m->n_slots, i;
+
+	if ((m->count + 1) * 4 <= n * 3)
+		return 0;
+	n = n == 0 ? KVMAP_MIN_SLOTS : n * 2;
+	if (n > SIZE_MAX / sizeof(*grown) ||
+	    (grown = calloc(n, sizeof(*grown))) == NULL)
+		return -ENOMEM;
+	for (i = 0; i < m->n_slots; i++)
+		if (m->slots[i].node != NULL)
+			kvmap_slot_add(grown, n, m->slots[i].node,
+			    m->slots[i].hash);
+	free(m->slots);
+	m->slots = grown;
+	m->n_slots = n;
+	return 0;
+}
+
+/*
+ * Empties slot i and moves later slots of its cluster back where a probe
+ * still finds them (deletion without tombstones).
+ */
+static void
+kvmap_slot_remove(struct kvmap *m, size_t i)
+{
+	size_t	 mask = m->n_slots - 1, j = i, home;
+
+	m->slots[i].node = NULL;
+	for (;;) {
+		j = (j + 1) & mask;
+		if (m->slots[j].node == NULL)
+			return;
+		home = (size_t)m->slots[j].hash & mask;
+		/* Leave it if its home lies cyclically in (i, j]. */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		m->slots[i] = m->slots[j];
+		m->slots[j].node = NULL;
+		i = j;
+	}
 }
 
 /* Frees a subtree without recursion deeper than its height. */
@@ -41,8 +148,12 @@ kvmap_free_tree(struct kvmap_node *n)
 void
 kvmap_clear(struct kvmap *m)
 {
+	uint64_t	 seed = m->seed;
+
 	kvmap_free_tree(m->root);
+	free(m->slots);
 	kvmap_init(m);
+	m->seed = seed;
 }
 
 /* Compares two keys like memcmp(), the shorter first on a common prefix. */
@@ -133,16 +244,10 @@ kvmap_balance(struct kvmap_node *n)
 const struct kvmap_node *
 kvmap_find(const struct kvmap *m, const void *key, size_t key_len)
 {
-	const struct kvmap_node	*n = m->root;
-	int			 c;
-
-	while (n != NULL) {
-		c = kvmap_cmp_node(key, key_len, n);
-		if (c == 0)
-			return n;
-		n = c < 0 ? n->left : n->right;
-	}
-	return NULL;
+	if (m->n_slots == 0)
+		return NULL;	/* never held a record */
+	return m->slots[kvmap_slot_of(m, key, key_len,
+	    kvmap_hash(m, key, key_len))].node;
 }
 
 /*
@@ -181,10 +286,13 @@ kvmap_put(struct kvmap *m, const void *key, size_t key_len, const void *value,
     size_t value_len, uint64_t mod_index, uint64_t create_index)
 {
 	struct kvmap_node	*fresh, *old = NULL;
+	uint64_t		 h;
 
 	if (key_len > UINT32_MAX || value_len > UINT32_MAX ||
 	    key_len + value_len > SIZE_MAX - sizeof(*fresh))
 		return -EINVAL;
+	if (kvmap_reserve(m) != 0)
+		return -ENOMEM;
 	fresh = malloc(sizeof(*fresh) + key_len + value_len);
 	if (fresh == NULL)
 		return -ENOMEM;
@@ -197,11 +305,16 @@ kvmap_put(struct kvmap *m, const void *key, size_t key_len, const void *value,
 	if (value_len > 0)
 		memcpy(fresh->data + key_len, value, value_len);
 	m->root = kvmap_insert(m->root, fresh, &old);
+	h = kvmap_hash(m, key, key_len);
 	if (old != NULL) {
+		/* The same key's slot now names the fresh node. */
+		m->slots[kvmap_slot_of(m, key, key_len, h)].node = fresh;
 		m->data_bytes -= (uint64_t)old->key_len + old->value_len;
 		free(old);
-	} else
+	} else {
+		kvmap_slot_add(m->slots, m->n_slots, fresh, h);
 		m->count++;
+	}
 	m->data_bytes += (uint64_t)key_len + value_len;
 	return 0;
 }
@@ -256,10 +369,26 @@ kvmap_delete(struct kvmap *m, const void *key, size_t key_len)
 	m->root = kvmap_remove(m->root, key, key_len, &gone);
 	if (gone == NULL)
 		return -ENOENT;
+	kvmap_slot_remove(m, kvmap_slot_of(m, key, key_len,
+	    kvmap_hash(m, key, key_len)));
 	m->count--;
 	m->data_bytes -= (uint64_t)gone->key_len + gone->value_len;
 	free(gone);
 	return 0;
+}
+
+/* Overwrites a record's value in place; see kvmap.h. */
+void
+kvmap_overwrite(struct kvmap *m, const struct kvmap_node *n, const void *value,
+    uint64_t mod_index)
+{
+	/* n is m's own node: the map, not the caller, owns it. */
+	struct kvmap_node *w = (struct kvmap_node *)(uintptr_t)n;
+
+	(void)m;
+	if (w->value_len > 0)
+		memcpy(w->data + w->key_len, value, w->value_len);
+	w->mod_index = mod_index;
 }
 
 /* Pushes a node on the iterator's stack. */
@@ -334,6 +463,8 @@ kvmap_check(const struct kvmap *m)
 	struct kvmap_iter	 it;
 	const struct kvmap_node	*prev = NULL, *n;
 
+	size_t			 used = 0, i;
+
 	if (kvmap_check_tree(m->root, &count) < 0 || count != m->count)
 		return -1;
 	kvmap_iter_seek(&it, m, NULL, 0, true);
@@ -341,7 +472,21 @@ kvmap_check(const struct kvmap *m)
 		if (prev != NULL && kvmap_key_cmp(prev->data, prev->key_len,
 		    n->data, n->key_len) >= 0)
 			return -1;
+		/* The index finds every node of the tree, and as itself. */
+		if (kvmap_find(m, n->data, n->key_len) != n)
+			return -1;
 		prev = n;
 	}
+	/* ... and holds nothing else, with the right hashes. */
+	for (i = 0; i < m->n_slots; i++) {
+		if (m->slots[i].node == NULL)
+			continue;
+		used++;
+		if (m->slots[i].hash != kvmap_hash(m, m->slots[i].node->data,
+		    m->slots[i].node->key_len))
+			return -1;
+	}
+	if (used != m->count || (m->n_slots > 0 && used * 4 > m->n_slots * 3))
+		return -1;
 	return 0;
 }

@@ -1401,7 +1401,20 @@ node_start(const struct options *o, struct event_base *base,
 	    (rc = bootstrap(n, &ld, err, errlen)) != 0)
 		goto fail;
 
+	/*
+	 * Election jitter comes from the kernel, not from the core; so does
+	 * the seed of the state machine's hash tables, so that keys chosen
+	 * to collide cannot be.
+	 */
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, &n->rand_state, sizeof(n->rand_state)) !=
+	    (ssize_t)sizeof(n->rand_state))
+		n->rand_state = monotime_ms() ^ ((uint64_t)getpid() << 32);
+	if (fd >= 0)
+		close(fd);
+	n->rand_state |= 1;
 	kv_config_default(&kc);
+	kc.table_seed = node_rand(&n->rand_state);
 	kc.max_key_len = o->max_key_size;
 	kc.max_value_len = o->max_value_size;
 	kc.session_window = o->session_window;
@@ -1421,14 +1434,6 @@ node_start(const struct options *o, struct event_base *base,
 	} else if ((rc = kv_new(&kc, &n->kv, err, errlen)) != 0)
 		goto fail;
 
-	/* Election jitter comes from the kernel, not from the core. */
-	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || read(fd, &n->rand_state, sizeof(n->rand_state)) !=
-	    (ssize_t)sizeof(n->rand_state))
-		n->rand_state = monotime_ms() ^ ((uint64_t)getpid() << 32);
-	if (fd >= 0)
-		close(fd);
-	n->rand_state |= 1;
 	snapshot_draw_due(n);
 
 	raft_config_defaults(&rc_cfg);

@@ -42,6 +42,7 @@ main(void)
 	static uint64_t		 present[SPACE];	/* 0 or mod index+1 */
 	uint64_t		 seed = 0x9e3779b97f4a7c15ULL, op;
 	unsigned		 i, k, mismatches = 0, order_bad = 0, step;
+	unsigned		 overwrites = 0;
 	char			 key[32], val[32];
 	size_t			 klen, count = 0;
 	const char		 nul_a[] = { 'a', 0, 'b' }, nul_b[] = { 'a', 0 };
@@ -82,8 +83,14 @@ main(void)
 		klen = make_key(key, sizeof key, k);
 		if (op % 3 != 0) {
 			snprintf(val, sizeof val, "v%u", step);
-			if (kvmap_put(&m, key, klen, val, strlen(val), step + 1,
-			    1) != 0)
+			n = kvmap_find(&m, key, klen);
+			if (n != NULL && n->value_len == strlen(val) &&
+			    (op & 16) != 0) {
+				/* The same length: overwritten in place. */
+				kvmap_overwrite(&m, n, val, step + 1);
+				overwrites++;
+			} else if (kvmap_put(&m, key, klen, val, strlen(val),
+			    step + 1, 1) != 0)
 				mismatches++;
 			if (present[k] == 0)
 				count++;
@@ -97,11 +104,14 @@ main(void)
 				count--;
 			present[k] = 0;
 		}
-		if (step % 5000 == 0 && kvmap_check(&m) != 0)
+		if (step % 500 == 0 && kvmap_check(&m) != 0)
 			order_bad++;
 	}
 	is_int(&t, mismatches, 0, "put/delete results match the reference");
-	is_int(&t, order_bad, 0, "AVL invariants held throughout");
+	is_int(&t, order_bad, 0, "AVL and index invariants held throughout "
+	    "(checked every 500 steps)");
+	ok(&t, overwrites > 1000, "%u of the puts overwrote in place",
+	    overwrites);
 	is_int(&t, kvmap_check(&m), 0, "AVL invariants at the end");
 	is_u64(&t, m.count, count, "count matches the reference");
 	mismatches = 0;
@@ -111,8 +121,17 @@ main(void)
 		if ((n != NULL) != (present[i] != 0) ||
 		    (n != NULL && n->mod_index + 1 != present[i]))
 			mismatches++;
+		else if (n != NULL) {
+			/* The value is the one the last put wrote. */
+			snprintf(val, sizeof val, "v%u",
+			    (unsigned)(present[i] - 2));
+			if (n->value_len != strlen(val) || memcmp(
+			    kvmap_node_value(n), val, n->value_len) != 0)
+				mismatches++;
+		}
 	}
-	is_int(&t, mismatches, 0, "every lookup matches the reference");
+	is_int(&t, mismatches, 0, "every lookup matches the reference, value "
+	    "included");
 
 	/* Seeks: inclusive and exclusive, from every key of the space. */
 	mismatches = 0;
@@ -143,6 +162,20 @@ main(void)
 	is_int(&t, kvmap_check(&m), 0, "100000 sorted inserts: balanced");
 	ok(&t, m.root->height <= 25, "height %d <= 1.44 log2(n)",
 	    m.root->height);
+	/* Deleting every other key keeps every survivor findable. */
+	for (i = 0; i < 100000; i += 2) {
+		klen = (size_t)snprintf(key, sizeof key, "%08u", i);
+		kvmap_delete(&m, key, klen);
+	}
+	mismatches = 0;
+	for (i = 0; i < 100000; i++) {
+		klen = (size_t)snprintf(key, sizeof key, "%08u", i);
+		if ((kvmap_find(&m, key, klen) != NULL) != (i % 2 == 1))
+			mismatches++;
+	}
+	is_int(&t, mismatches, 0, "after 50000 deletes the index finds "
+	    "exactly the survivors");
+	is_int(&t, kvmap_check(&m), 0, "and its invariants hold");
 	kvmap_clear(&m);
 	return tap_done(&t);
 }
