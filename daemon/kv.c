@@ -23,6 +23,7 @@
  * corruption, not a deliberate forger (see docs/kv.md).
  */
 #define KV_HK1		0x7261667466766b76ULL	/* shared second key word */
+#define KV_RESERVE_MAX	(16u << 20)	/* records the index is sized for */
 #define KV_HK_RECORD	0x5245434f52440001ULL
 #define KV_HK_SESSION	0x53455353494f0002ULL
 #define KV_HK_TOMB	0x544f4d4253540003ULL
@@ -932,6 +933,12 @@ kv_read_records(struct kv_reader *r, struct kv *kv,
 	size_t			 len, scratch_cap = 0;
 	int			 rc = 0;
 
+	/*
+	 * One index of the right size rather than twenty doublings.  The
+	 * count comes from the file: capped, and a failure only costs time.
+	 */
+	(void)kvmap_reserve(&kv->map, (size_t)(h->records < KV_RESERVE_MAX ?
+	    h->records : KV_RESERVE_MAX));
 	for (i = 0; i < h->records; i++) {
 		if ((rc = kv_reader_int(r, &key_len, 4, "a record")) != 0 ||
 		    (rc = kv_reader_int(r, &value_len, 4, "a record")) != 0 ||

@@ -80,19 +80,13 @@ kvmap_slot_add(struct kvmap_slot *slots, size_t n_slots,
 	slots[i].hash = h;
 }
 
-/*
- * Makes room for one more record: doubles the index when it would pass
- * 3/4 full.  Returns 0 or -ENOMEM (the index then unchanged).
- */
+/* Rehashes the index into n slots (a power of two).  0 or -ENOMEM. */
 static int
-kvmap_reserve(struct kvmap *m)
+kvmap_resize(struct kvmap *m, size_t n)
 {
 	struct kvmap_slot *grown;
-	size_t	 n = m->n_slots, i;
+	size_t	 i;
 
-	if ((m->count + 1) * 4 <= n * 3)
-		return 0;
-	n = n == 0 ? KVMAP_MIN_SLOTS : n * 2;
 	if (n > SIZE_MAX / sizeof(*grown) ||
 	    (grown = calloc(n, sizeof(*grown))) == NULL)
 		return -ENOMEM;
@@ -104,6 +98,35 @@ kvmap_reserve(struct kvmap *m)
 	m->slots = grown;
 	m->n_slots = n;
 	return 0;
+}
+
+/* Makes room for n records in all; see kvmap.h. */
+int
+kvmap_reserve(struct kvmap *m, size_t n)
+{
+	size_t	 slots = KVMAP_MIN_SLOTS;
+
+	if (n < m->count)
+		n = m->count;
+	while (n > slots / 4 * 3) {
+		if (slots > SIZE_MAX / 2 / sizeof(struct kvmap_slot))
+			return -ENOMEM;
+		slots *= 2;
+	}
+	return slots > m->n_slots ? kvmap_resize(m, slots) : 0;
+}
+
+/*
+ * Makes room for one more record: doubles the index when it would pass
+ * 3/4 full.  Returns 0 or -ENOMEM (the index then unchanged).
+ */
+static int
+kvmap_reserve_one(struct kvmap *m)
+{
+	if ((m->count + 1) * 4 <= m->n_slots * 3)
+		return 0;
+	return kvmap_resize(m, m->n_slots == 0 ? KVMAP_MIN_SLOTS :
+	    m->n_slots * 2);
 }
 
 /*
@@ -291,7 +314,7 @@ kvmap_put(struct kvmap *m, const void *key, size_t key_len, const void *value,
 	if (key_len > UINT32_MAX || value_len > UINT32_MAX ||
 	    key_len + value_len > SIZE_MAX - sizeof(*fresh))
 		return -EINVAL;
-	if (kvmap_reserve(m) != 0)
+	if (kvmap_reserve_one(m) != 0)
 		return -ENOMEM;
 	fresh = malloc(sizeof(*fresh) + key_len + value_len);
 	if (fresh == NULL)

@@ -81,6 +81,12 @@ void	 kvmap_init(struct kvmap *m);
  * what the map holds), so that keys chosen to collide cannot be.
  */
 void	 kvmap_set_seed(struct kvmap *m, uint64_t seed);
+/*
+ * Sizes the index for n records in all, so that loading n records does
+ * not rehash it again and again.  Only an optimisation: returns 0, or
+ * -ENOMEM with the map unchanged and still usable.
+ */
+int	 kvmap_reserve(struct kvmap *m, size_t n);
 /* Frees every record; the map is empty afterwards. */
 void	 kvmap_clear(struct kvmap *m);
 /* Compares two keys: <0, 0 or >0 like memcmp(), shorter first on a tie. */

@@ -155,11 +155,15 @@ main(void)
 
 	/* Sequential inserts (the snapshot-restore pattern) stay balanced. */
 	kvmap_clear(&m);
+	is_int(&t, kvmap_reserve(&m, 100000), 0, "index sized for 100000");
+	ok(&t, m.n_slots >= 100000 / 3 * 4 && m.n_slots <= 262144,
+	    "  %zu slots, at most 3/4 full when they are in", m.n_slots);
 	for (i = 0; i < 100000; i++) {
 		klen = (size_t)snprintf(key, sizeof key, "%08u", i);
 		kvmap_put(&m, key, klen, "", 0, 1, 1);
 	}
 	is_int(&t, kvmap_check(&m), 0, "100000 sorted inserts: balanced");
+	is_u64(&t, m.n_slots, 262144, "and the index never had to grow");
 	ok(&t, m.root->height <= 25, "height %d <= 1.44 log2(n)",
 	    m.root->height);
 	/* Deleting every other key keeps every survivor findable. */
