@@ -25,7 +25,7 @@
 #include "storage-internal.h"
 
 #define SNAP_CHUNK	(1u << 20)
-#define SNAP_PACE_STEP	(8u << 20)	/* see writer_pace() */
+#define SNAP_PACE_STEP	(1u << 20)	/* see writer_pace() */
 #define SNAP_TAG_MAX	16
 #define SNAP_NAME_LEN	29		/* "snapshot-" and 20 digits */
 
