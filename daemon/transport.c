@@ -1022,7 +1022,10 @@ server_body(struct transport *t, struct evhttp_request *req, size_t *len)
 	struct evbuffer *in;
 	const char *body;
 
-	conn_set_nodelay(evhttp_request_get_connection(req));
+	/*
+	 * No setsockopt() here: accepted sockets inherit TCP_NODELAY from
+	 * the listener (transport_bind()), which test-transport checks.
+	 */
 	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
 		server_reject(t, req, REJECT_METHOD, NULL,
 		    "only POST is allowed");
