@@ -927,11 +927,16 @@ static int
 kv_read_records(struct kv_reader *r, struct kv *kv,
     const struct kv_snap_header *h)
 {
-	const struct kvmap_node	*prev = NULL;
-	unsigned char		*scratch = NULL;
+	unsigned char		*scratch = NULL, *prev = NULL;
 	uint64_t		 i, key_len, value_len, mod, create;
-	size_t			 len, scratch_cap = 0;
+	size_t			 len, scratch_cap = 0, prev_len = 0;
 	int			 rc = 0;
+
+	/* The previous key, for the order check (no lookup per record). */
+	if (h->records > 0 && (prev = malloc(kv->cfg.max_key_len)) == NULL) {
+		errbuf_set(r->err, r->errlen, "kv snapshot: out of memory");
+		return -ENOMEM;
+	}
 
 	/*
 	 * One index of the right size rather than twenty doublings.  The
@@ -976,8 +981,8 @@ kv_read_records(struct kv_reader *r, struct kv *kv,
 		if ((rc = kv_reader_get(r, scratch, len, true, "a record")) !=
 		    0)
 			goto out;
-		if (prev != NULL && kvmap_key_cmp(kvmap_node_key(prev),
-		    prev->key_len, scratch, (size_t)key_len) >= 0) {
+		if (i > 0 && kvmap_key_cmp(prev, prev_len, scratch,
+		    (size_t)key_len) >= 0) {
 			rc = kv_reader_bad(r, "record %" PRIu64 ": keys out of "
 			    "order", i);
 			goto out;
@@ -989,14 +994,17 @@ kv_read_records(struct kv_reader *r, struct kv *kv,
 			    PRIu64 ": %s", i, strerror(-rc));
 			goto out;
 		}
-		prev = kvmap_find(&kv->map, scratch, (size_t)key_len);
-		kv->hash_sum += kv_node_hash(prev);
+		kv->hash_sum += kv_record_hash(scratch, (size_t)key_len,
+		    scratch + key_len, (size_t)value_len, mod, create);
+		memcpy(prev, scratch, (size_t)key_len);
+		prev_len = (size_t)key_len;
 	}
 	if (kv->map.data_bytes != h->data_bytes)
 		rc = kv_reader_bad(r, "records hold %" PRIu64 " bytes, header "
 		    "says %" PRIu64, kv->map.data_bytes, h->data_bytes);
 out:
 	free(scratch);
+	free(prev);
 	return rc;
 }
 
