@@ -140,6 +140,44 @@ wire_type_from_route(const char *route, size_t n)
 	return 0;
 }
 
+/* Returns the entry type named by s (n bytes, borrowed), or 0 if none. */
+static int
+wire_entry_type_from_name(const char *s, size_t n)
+{
+	int	 t;
+
+	for (t = 1; t <= WIRE_ENTRY_TYPE_MAX; t++)
+		if (strlen(wire_entry_types[t]) == n &&
+		    memcmp(wire_entry_types[t], s, n) == 0)
+			return t;
+	return 0;
+}
+
+/*
+ * Reads 16 lower-case hex digits at s into *out.  Returns 16, or the
+ * offset of the first character that is not one.
+ */
+static size_t
+wire_hex16(const char *s, uint64_t *out)
+{
+	uint64_t id = 0;
+	size_t	 i;
+
+	for (i = 0; i < 16; i++) {
+		unsigned d;
+
+		if (s[i] >= '0' && s[i] <= '9')
+			d = (unsigned)(s[i] - '0');
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			d = (unsigned)(s[i] - 'a' + 10);
+		else
+			return i;
+		id = id << 4 | d;
+	}
+	*out = id;
+	return 16;
+}
+
 /* Records an error in err (may be NULL) and returns rc. */
 static int __attribute__((format(printf, 5, 6)))
 wire_fail(struct wire_error *err, int rc, enum wire_errcode code,
@@ -359,7 +397,6 @@ wire_get_u64(const json_t *obj, const char *key, const char *path,
 static int
 wire_parse_cluster(const json_t *v, uint64_t *out, struct wire_error *err)
 {
-	const char *s;
 	uint64_t id = 0;
 	size_t	 i;
 
@@ -369,19 +406,9 @@ wire_parse_cluster(const json_t *v, uint64_t *out, struct wire_error *err)
 	if (!json_is_string(v) || json_string_length(v) != 16)
 		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, "cluster",
 		    "not a string of 16 hex digits");
-	s = json_string_value(v);
-	for (i = 0; i < 16; i++) {
-		unsigned d;
-
-		if (s[i] >= '0' && s[i] <= '9')
-			d = (unsigned)(s[i] - '0');
-		else if (s[i] >= 'a' && s[i] <= 'f')
-			d = (unsigned)(s[i] - 'a' + 10);
-		else
-			return wire_fail(err, -EINVAL, WIRE_ERR_FIELD,
-			    "cluster", "bad hex digit at offset %zu", i);
-		id = id << 4 | d;
-	}
+	if ((i = wire_hex16(json_string_value(v), &id)) != 16)
+		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, "cluster",
+		    "bad hex digit at offset %zu", i);
 	if (id == 0)
 		return wire_fail(err, -ERANGE, WIRE_ERR_RANGE, "cluster",
 		    "cluster id 0");
@@ -503,10 +530,9 @@ wire_decode_entry(const json_t *jent, const struct raft_msg *m, uint32_t i,
 	if (v == NULL || !json_is_string(v))
 		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, fpath,
 		    v == NULL ? "missing" : "not a string");
-	for (t = 1; t <= WIRE_ENTRY_TYPE_MAX; t++)
-		if (strcmp(json_string_value(v), wire_entry_types[t]) == 0)
-			break;
-	if (t > WIRE_ENTRY_TYPE_MAX)
+	/* strlen(): a name is read up to its first NUL, as it always was. */
+	if ((t = wire_entry_type_from_name(json_string_value(v),
+	    strlen(json_string_value(v)))) == 0)
 		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, fpath,
 		    "unknown entry type");
 	ent->type = (uint8_t)t;
@@ -719,7 +745,7 @@ fp_object(const char **pp, const char *end, const char *const *keys,
 		if (!fp_string(&p, end, &k, &kn) || p >= end || *p++ != ':')
 			return -1;
 		for (i = 0; i < nkeys; i++)
-			if (strlen(keys[i]) == kn && memcmp(keys[i], k, kn) == 0)
+			if (strncmp(keys[i], k, kn) == 0 && keys[i][kn] == '\0')
 				break;
 		if (i == nkeys || (seen & (1ul << i)) != 0)
 			return -1;
@@ -797,11 +823,7 @@ fp_entries(const char *arr, const char *arr_end, const struct wire_limits *lim,
 		    !fp_lit(&p, arr_end, ",\"type\":", 8) ||
 		    !fp_string(&p, arr_end, &ty, &len))
 			return false;
-		for (t = 1; t <= WIRE_ENTRY_TYPE_MAX; t++)
-			if (strlen(wire_entry_types[t]) == len &&
-			    memcmp(wire_entry_types[t], ty, len) == 0)
-				break;
-		if (t > WIRE_ENTRY_TYPE_MAX ||
+		if ((t = wire_entry_type_from_name(ty, len)) == 0 ||
 		    !fp_lit(&p, arr_end, ",\"data\":\"", 9) ||
 		    (q = memchr(p, '"', (size_t)(arr_end - p))) == NULL)
 			return false;
@@ -853,7 +875,7 @@ fp_message(const char **pp, const char *end, const struct wire_limits *lim,
 	unsigned long want;
 	size_t	 i;
 	long	 seen;
-	int	 type, d;
+	int	 type;
 
 	keys[0] = "v";
 	keys[1] = "type";
@@ -869,18 +891,8 @@ fp_message(const char **pp, const char *end, const struct wire_limits *lim,
 	if ((type = wire_type_from_route(vals[1].s, vals[1].n)) == 0)
 		return false;
 	m->type = (uint8_t)type;
-	for (i = 0; i < 16; i++) {
-		char c = vals[2].s[i];
-
-		if (c >= '0' && c <= '9')
-			d = c - '0';
-		else if (c >= 'a' && c <= 'f')
-			d = c - 'a' + 10;
-		else
-			return false;
-		m->cluster_id = m->cluster_id << 4 | (uint64_t)d;
-	}
-	if (m->cluster_id == 0)
+	if (wire_hex16(vals[2].s, &m->cluster_id) != 16 ||
+	    m->cluster_id == 0)
 		return false;
 	/* Exactly the keys this type carries, each of the right kind. */
 	want = 7;
@@ -937,36 +949,30 @@ bool
 wire_decode_batch_fast(const char *body, size_t len,
     const struct wire_limits *lim, struct wire_batch *out)
 {
-	const char *p = body, *end = body + len;
-	size_t	 n = 1, i;
+	const char *p = body + 1, *end = body + len;
+	struct wire_msg *grown;
+	size_t	 cap = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (len > lim->max_body || len < 2 || body[0] != '[')
 		return false;
-	/* Count the elements: a top-level comma separates two. */
-	for (p = body + 1, i = 0; p < end; p++) {
-		if (*p == '"') {
-			/* Strings are checked when the messages are read. */
-			if ((p = memchr(p + 1, '"', (size_t)(end - p - 1))) ==
-			    NULL)
-				return false;
-		} else if (*p == '{' || *p == '[')
-			i++;
-		else if (*p == '}' || *p == ']') {
-			if (i-- == 0)
-				break;
-		} else if (*p == ',' && i == 0)
-			n++;
-	}
-	if (n > WIRE_MAX_BATCH ||
-	    (out->msgs = calloc(n, sizeof(*out->msgs))) == NULL)
-		return false;
-	p = body + 1;
-	for (i = 0; i < n; i++) {
-		out->n = i + 1;
-		if ((i > 0 && (p >= end || *p++ != ',')) ||
-		    !fp_message(&p, end, lim, &out->msgs[i]))
+	/* Message by message, up to WIRE_MAX_BATCH, comma-separated. */
+	for (;;) {
+		if (out->n == WIRE_MAX_BATCH)
 			goto decline;
+		if (out->n == cap) {
+			cap = cap == 0 ? 8 : cap * 2;
+			if ((grown = realloc(out->msgs, cap *
+			    sizeof(*grown))) == NULL)
+				goto decline;
+			out->msgs = grown;
+		}
+		memset(&out->msgs[out->n], 0, sizeof(*out->msgs));
+		if (!fp_message(&p, end, lim, &out->msgs[out->n++]))
+			goto decline;
+		if (p >= end || *p != ',')
+			break;
+		p++;
 	}
 	if (p + 1 == end && *p == ']')
 		return true;
