@@ -103,8 +103,8 @@ struct peer {
 
 	struct outmsg_queue queue;
 	unsigned	 queued;
-	unsigned	 inflight;	/* requests handed to conn: 0 or 1 */
-	unsigned	 inflight_msgs;	/* messages in that request */
+	unsigned	 inflight_msgs;	/* messages in the one request handed
+					   to conn; 0: none out */
 	bool		 no_batch;	/* the peer has no batch route */
 
 	struct transport_peer_stats stats;
@@ -336,7 +336,6 @@ peer_disconnect(struct peer *p)
 		p->conn = NULL;
 	}
 	p->stats.dropped += p->inflight_msgs;
-	p->inflight = 0;
 	p->inflight_msgs = 0;
 	p->stats.connected = 0;
 }
@@ -726,7 +725,6 @@ peer_request_done(struct evhttp_request *req, void *arg)
 	char	 body[160];
 	size_t	 n;
 
-	p->inflight = 0;
 	p->inflight_msgs = 0;
 	p->stats.inflight = 0;
 	if (code >= 200 && code < 300) {
@@ -765,11 +763,11 @@ peer_request_done(struct evhttp_request *req, void *arg)
 
 /*
  * Moves the queued messages that fit one request into body: the first
- * alone, or as many as fit max_body joined into a batch ("[a,b,...]").
- * Returns how many it took.
+ * alone, or up to max of them that fit max_body joined into a batch
+ * ("[a,b,...]").  Returns how many it took.
  */
 static unsigned
-peer_take(struct peer *p, struct evbuffer *body)
+peer_take(struct peer *p, struct evbuffer *body, unsigned max)
 {
 	struct outmsg *om;
 	size_t	 total = 0, len;
@@ -777,8 +775,7 @@ peer_take(struct peer *p, struct evbuffer *body)
 
 	while ((om = TAILQ_FIRST(&p->queue)) != NULL) {
 		len = evbuffer_get_length(om->body);
-		if (n > 0 && (p->no_batch || n >= WIRE_MAX_BATCH ||
-		    total + len + 2 > p->t->cfg.max_body))
+		if (n > 0 && (n >= max || total + len + 2 > p->t->cfg.max_body))
 			break;
 		if (n == 1) {
 			/* A second message: the first becomes element 0. */
@@ -812,43 +809,29 @@ peer_pump(struct peer *p)
 {
 	struct evhttp_request *req;
 	struct evkeyvalq *hdrs;
-	struct outmsg *om;
 	char	 path[64];
 	unsigned n;
+	uint8_t	 type;
 
 	if (!TAILQ_EMPTY(&p->queue) && p->state == PEER_IDLE)
 		peer_resolve(p);
 	if (TAILQ_EMPTY(&p->queue) || p->state != PEER_CONNECTED ||
-	    p->inflight > 0)
+	    p->inflight_msgs > 0)
 		goto out;
 	if ((req = evhttp_request_new(peer_request_done, p)) == NULL) {
 		peer_fail(p, "out of memory for a request");
 		goto out;
 	}
-	om = TAILQ_FIRST(&p->queue);
+	type = TAILQ_FIRST(&p->queue)->type;
 	/*
 	 * Until a request has succeeded on this connection, probe with one
 	 * message: a dead peer then costs one connection attempt per backoff
 	 * period, and a batch is not lost with it.
 	 */
-	if (!p->stats.connected) {
-		snprintf(path, sizeof(path), ROUTE_PREFIX "%s",
-		    wire_type_route(om->type));
-		TAILQ_REMOVE(&p->queue, om, link);
-		p->queued--;
-		evbuffer_add_buffer(evhttp_request_get_output_buffer(req),
-		    om->body);
-		evbuffer_free(om->body);
-		free(om);
-		n = 1;
-	} else {
-		snprintf(path, sizeof(path), ROUTE_PREFIX "%s",
-		    wire_type_route(om->type));
-		n = peer_take(p, evhttp_request_get_output_buffer(req));
-		if (n > 1)
-			snprintf(path, sizeof(path), ROUTE_PREFIX "%s",
-			    WIRE_BATCH_ROUTE);
-	}
+	n = peer_take(p, evhttp_request_get_output_buffer(req),
+	    p->stats.connected && !p->no_batch ? WIRE_MAX_BATCH : 1);
+	snprintf(path, sizeof(path), ROUTE_PREFIX "%s", n > 1 ?
+	    WIRE_BATCH_ROUTE : wire_type_route(type));
 	hdrs = evhttp_request_get_output_headers(req);
 	evhttp_add_header(hdrs, "Host", p->host_header);
 	evhttp_add_header(hdrs, "Content-Type", "application/json");
@@ -856,14 +839,11 @@ peer_pump(struct peer *p)
 	 * On failure evhttp has either freed req or failed it through its
 	 * callback; either way it is not ours any more.
 	 */
-	p->inflight = 1;
 	p->inflight_msgs = n;
 	if (evhttp_make_request(p->conn, req, EVHTTP_REQ_POST, path) != 0) {
-		if (p->inflight > 0) {
-			p->stats.dropped += p->inflight_msgs;
-			p->inflight = 0;
-			p->inflight_msgs = 0;
-		}
+		/* Unless its callback already counted them. */
+		p->stats.dropped += p->inflight_msgs;
+		p->inflight_msgs = 0;
 		peer_fail(p, "cannot start a request to %s", p->addr);
 		goto out;
 	}
@@ -875,7 +855,7 @@ peer_pump(struct peer *p)
 	conn_set_nodelay(p->conn);
 out:
 	p->stats.queued = p->queued;
-	p->stats.inflight = p->inflight;
+	p->stats.inflight = p->inflight_msgs > 0;
 }
 
 /* Queues om on p, dropping the oldest heartbeat (or message) when full. */
