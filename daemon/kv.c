@@ -23,13 +23,14 @@
  * corruption, not a deliberate forger (see docs/kv.md).
  */
 #define KV_HK1		0x7261667466766b76ULL	/* shared second key word */
-#define KV_RESERVE_MAX	(16u << 20)	/* records the index is sized for */
 #define KV_HK_RECORD	0x5245434f52440001ULL
 #define KV_HK_SESSION	0x53455353494f0002ULL
 #define KV_HK_TOMB	0x544f4d4253540003ULL
 #define KV_HK_META	0x4d45544144410004ULL
 #define KV_HK_CHECKSUM	0x434845434b530005ULL
 #define KV_HK_TABLE	0x5441424c45530006ULL
+/* At most this many records size the key index when loading a snapshot. */
+#define KV_RESERVE_MAX	(16u << 20)
 
 #define KV_SNAP_MAGIC		"RAFTKVSN"
 #define KV_SNAP_END		"RKVSNEND"

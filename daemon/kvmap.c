@@ -100,33 +100,22 @@ kvmap_resize(struct kvmap *m, size_t n)
 	return 0;
 }
 
-/* Makes room for n records in all; see kvmap.h. */
+/*
+ * Makes room for n records in all: doubles the index (from its size, or
+ * KVMAP_MIN_SLOTS) until they fit 3/4 of it.  Returns 0 or -ENOMEM (the
+ * index then unchanged); see kvmap.h.
+ */
 int
 kvmap_reserve(struct kvmap *m, size_t n)
 {
-	size_t	 slots = KVMAP_MIN_SLOTS;
+	size_t	 slots = m->n_slots > 0 ? m->n_slots : KVMAP_MIN_SLOTS;
 
-	if (n < m->count)
-		n = m->count;
 	while (n > slots / 4 * 3) {
 		if (slots > SIZE_MAX / 2 / sizeof(struct kvmap_slot))
 			return -ENOMEM;
 		slots *= 2;
 	}
 	return slots > m->n_slots ? kvmap_resize(m, slots) : 0;
-}
-
-/*
- * Makes room for one more record: doubles the index when it would pass
- * 3/4 full.  Returns 0 or -ENOMEM (the index then unchanged).
- */
-static int
-kvmap_reserve_one(struct kvmap *m)
-{
-	if ((m->count + 1) * 4 <= m->n_slots * 3)
-		return 0;
-	return kvmap_resize(m, m->n_slots == 0 ? KVMAP_MIN_SLOTS :
-	    m->n_slots * 2);
 }
 
 /*
@@ -314,7 +303,7 @@ kvmap_put(struct kvmap *m, const void *key, size_t key_len, const void *value,
 	if (key_len > UINT32_MAX || value_len > UINT32_MAX ||
 	    key_len + value_len > SIZE_MAX - sizeof(*fresh))
 		return -EINVAL;
-	if (kvmap_reserve_one(m) != 0)
+	if (kvmap_reserve(m, m->count + 1) != 0)
 		return -ENOMEM;
 	fresh = malloc(sizeof(*fresh) + key_len + value_len);
 	if (fresh == NULL)
