@@ -769,6 +769,7 @@ handle_status(struct node *n, struct evhttp_request *req)
 	const struct raft_status *st = node_raft_status(n);
 	struct raft_peer_status peers[RAFT_MAX_MEMBERS];
 	struct transport_peer_stats tps[RAFT_MAX_MEMBERS];
+	struct transport_server_stats tss;
 	const struct raft_cluster *c = raft_get_cluster(node_raft(n));
 	struct node_info info;
 	json_t		*obj, *jp, *members;
@@ -845,12 +846,20 @@ handle_status(struct node *n, struct evhttp_request *req)
 			    json_integer((json_int_t)tps[j].sent));
 			json_object_set_new(p, "requests_sent",
 			    json_integer((json_int_t)tps[j].requests));
+			json_object_set_new(p, "messages_in_replies",
+			    json_integer((json_int_t)tps[j].replies_in));
 			json_object_set_new(p, "messages_dropped",
 			    json_integer((json_int_t)tps[j].dropped));
 		}
 		json_array_append_new(jp, p);
 	}
 	json_object_set_new(obj, "peers", jp);
+	transport_server_stats(node_transport(n), &tss);
+	json_object_set_new(obj, "transport", json_pack("{s:I, s:I, s:I, s:I, "
+	    "s:I, s:I}", "received", (json_int_t)tss.received, "batches",
+	    (json_int_t)tss.batches, "held", (json_int_t)tss.held,
+	    "hold_expired", (json_int_t)tss.hold_expired, "replied",
+	    (json_int_t)tss.replied, "rejected", (json_int_t)tss.rejected));
 	reply_json(req, 200, "OK", obj);
 }
 

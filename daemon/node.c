@@ -1254,16 +1254,30 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 	kick(n);
 }
 
-/* A message arrived from a peer. */
-static void
+/*
+ * A message arrived from a peer.  Returns whether its answer will come
+ * soon, so that the transport may carry it back in the HTTP reply: a
+ * PreVote is answered without the disk, a vote or an append after a
+ * write, which is prompt only while the disk has nothing else queued.
+ */
+static bool
 on_peer_message(void *ctx, const struct raft_msg *m)
 {
 	struct node	*n = ctx;
 
 	if (n->storage_failed || n->stopping)
-		return;
+		return false;
 	(void)raft_step(n->raft, m);
 	kick(n);
+	switch (m->type) {
+	case RAFT_MSG_PREVOTE:
+		return true;
+	case RAFT_MSG_VOTE:
+	case RAFT_MSG_APPEND:
+		return disk_pending(n->disk) == 0;
+	default:
+		return false;
+	}
 }
 
 /* Routes the core's trace lines into the logger. */
@@ -1625,6 +1639,7 @@ node_free(struct node *n)
 		event_free(n->ready_ev);
 	/* Finish pending disk writes before closing the storage. */
 	disk_free(n->disk);
+	transport_unbind(n->tr);
 	if (n->peer_http != NULL)
 		evhttp_free(n->peer_http);
 	transport_free(n->tr);

@@ -54,6 +54,7 @@
 #define MAX_HOST		255
 #define RESPONSE_MAX_BODY	(64 * 1024)
 #define RESPONSE_MAX_HEADERS	(8 * 1024)
+#define HOLD_HEADER		"X-Raftkv-Hold"
 
 enum peer_state {
 	PEER_IDLE = 0,		/* no connection, nothing pending */
@@ -107,6 +108,10 @@ struct peer {
 					   to conn; 0: none out */
 	bool		 no_batch;	/* the peer has no batch route */
 
+	struct evhttp_request *held;	/* the peer's request, held open to
+					   carry our answer; NULL: none */
+	struct event	*hold_ev;	/* answers held 204 at hold_ms */
+
 	struct transport_peer_stats stats;
 	struct warn_slot warn;
 };
@@ -159,6 +164,7 @@ struct transport {
 
 	struct route_binding bindings[RAFT_MSG_TYPE_MAX + 1];
 	struct transport_server_stats server;
+	bool		 unbound;	/* transport_unbind(): hold nothing */
 	struct warn_slot server_warn[REJECT_MAX + 1];
 };
 
@@ -177,6 +183,7 @@ transport_config_defaults(struct transport_config *cfg)
 	cfg->backoff_min_ms = 20;
 	cfg->backoff_max_ms = 1000;
 	cfg->max_queue = 256;
+	cfg->hold_ms = 20;
 	cfg->warn_interval_ms = 10000;
 }
 
@@ -262,12 +269,13 @@ transport_new(struct event_base *base, struct evdns_base *dns,
 	    cfg->max_entries == 0 || cfg->request_timeout_ms == 0 ||
 	    cfg->backoff_min_ms == 0 ||
 	    cfg->backoff_max_ms < cfg->backoff_min_ms ||
-	    cfg->max_queue == 0) {
+	    cfg->max_queue == 0 || cfg->hold_ms >= cfg->request_timeout_ms) {
 		snprintf(err, errlen, "transport: a limit is out of range "
 		    "(max_body %zu, max_entries %" PRIu32 ", timeout %u ms, "
-		    "backoff %u..%u ms, queue %u)", cfg->max_body,
-		    cfg->max_entries, cfg->request_timeout_ms,
-		    cfg->backoff_min_ms, cfg->backoff_max_ms, cfg->max_queue);
+		    "backoff %u..%u ms, queue %u, hold %u ms below the "
+		    "timeout)", cfg->max_body, cfg->max_entries,
+		    cfg->request_timeout_ms, cfg->backoff_min_ms,
+		    cfg->backoff_max_ms, cfg->max_queue, cfg->hold_ms);
 		return -EINVAL;
 	}
 	if ((t = calloc(1, sizeof(*t))) == NULL) {
@@ -340,7 +348,23 @@ peer_disconnect(struct peer *p)
 	p->stats.connected = 0;
 }
 
-/* Frees a peer and everything it holds. */
+/* Answers p's held request, if any, with 204: no answer in it. */
+static void
+peer_release(struct peer *p)
+{
+	struct evhttp_request *req = p->held;
+
+	if (req == NULL)
+		return;
+	p->held = NULL;
+	evtimer_del(p->hold_ev);
+	evhttp_send_reply(req, 204, "No Content", NULL);
+}
+
+/*
+ * Frees a peer and everything it holds.  A held request is forgotten,
+ * not answered: the caller released it first, or its evhttp is gone.
+ */
 static void
 peer_free(struct peer *p)
 {
@@ -350,6 +374,8 @@ peer_free(struct peer *p)
 	peer_drop_queue(p);
 	if (p->retry_ev != NULL)
 		event_free(p->retry_ev);
+	if (p->hold_ev != NULL)
+		event_free(p->hold_ev);
 	free(p);
 }
 
@@ -365,6 +391,19 @@ transport_free(struct transport *t)
 		peer_free(t->peers[i]);
 	free(t->peers);
 	free(t);
+}
+
+/* Answers the held requests and holds no more; see transport.h. */
+void
+transport_unbind(struct transport *t)
+{
+	size_t	 i;
+
+	if (t == NULL)
+		return;
+	t->unbound = true;
+	for (i = 0; i < t->n_peers; i++)
+		peer_release(t->peers[i]);
 }
 
 /* Returns the index of peer id in t->peers, or where it would go. */
@@ -466,6 +505,18 @@ out:
 	return rc;
 }
 
+/* The hold timer: no answer came in time; the reply goes without one. */
+static void
+peer_hold_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	(void)fd;
+	(void)what;
+	p->t->server.hold_expired++;
+	peer_release(p);
+}
+
 /* The backoff timer: forget the failed connection and try again. */
 static void
 peer_retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -506,6 +557,7 @@ transport_set_peer(struct transport *t, raft_id_t id, const char *url,
 			return 0;
 		log_info(t->lg, "peer %" PRIu64 ": url %s -> %s", id, p->url,
 		    url);
+		peer_release(p);
 		peer_disconnect(p);
 		peer_drop_queue(p);
 		event_del(p->retry_ev);
@@ -523,8 +575,9 @@ transport_set_peer(struct transport *t, raft_id_t id, const char *url,
 		if ((p = calloc(1, sizeof(*p))) == NULL)
 			goto nomem;
 		p->retry_ev = evtimer_new(t->base, peer_retry_cb, p);
-		if (p->retry_ev == NULL) {
-			free(p);
+		p->hold_ev = evtimer_new(t->base, peer_hold_cb, p);
+		if (p->retry_ev == NULL || p->hold_ev == NULL) {
+			peer_free(p);
 			goto nomem;
 		}
 		p->t = t;
@@ -556,6 +609,7 @@ transport_remove_peer(struct transport *t, raft_id_t id)
 
 	if (!found)
 		return -ENOENT;
+	peer_release(t->peers[i]);
 	peer_free(t->peers[i]);
 	memmove(&t->peers[i], &t->peers[i + 1],
 	    (t->n_peers - i - 1) * sizeof(*t->peers));
@@ -624,7 +678,10 @@ peer_connect(struct peer *p)
 	tv.tv_usec = (t->cfg.request_timeout_ms % 1000) * 1000;
 	evhttp_connection_set_timeout_tv(p->conn, &tv);
 	evhttp_connection_set_retries(p->conn, 0);
-	evhttp_connection_set_max_body_size(p->conn, RESPONSE_MAX_BODY);
+	/* A reply may carry answers: up to max_body of them. */
+	evhttp_connection_set_max_body_size(p->conn,
+	    (ev_ssize_t)(t->cfg.max_body > RESPONSE_MAX_BODY ?
+	    t->cfg.max_body : RESPONSE_MAX_BODY));
 	evhttp_connection_set_max_headers_size(p->conn, RESPONSE_MAX_HEADERS);
 	return 0;
 }
@@ -714,6 +771,55 @@ peer_resolve(struct peer *p)
 		p->dns_req = req;
 }
 
+/*
+ * Delivers the messages a 200 reply from p carries, a batch (JSON array)
+ * of messages from p to this node: all of them or, if any is bad, none.
+ */
+static void
+peer_read_reply(struct peer *p, struct evhttp_request *req)
+{
+	struct transport *t = p->t;
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct wire_error werr;
+	struct wire_batch b;
+	const struct raft_msg *m;
+	const char *body;
+	size_t	 len = in != NULL ? evbuffer_get_length(in) : 0, i;
+
+	if (len == 0)
+		return;
+	if ((body = (const char *)evbuffer_pullup(in, -1)) == NULL) {
+		transport_warn(t, &p->warn, "reply", "peer %" PRIu64 " (%s): "
+		    "cannot buffer a reply of %zu bytes", p->id, p->url, len);
+		p->stats.errors++;
+		return;
+	}
+	if (wire_decode_batch(body, len, &t->limits, &b, &werr) != 0) {
+		transport_warn(t, &p->warn, wire_errcode_name(werr.code),
+		    "peer %" PRIu64 " (%s): bad reply: %s", p->id, p->url,
+		    werr.text);
+		p->stats.errors++;
+		return;
+	}
+	for (i = 0; i < b.n; i++) {
+		m = &b.msgs[i].msg;
+		if (m->cluster_id != t->cfg.cluster_id || m->from != p->id ||
+		    m->to != t->cfg.self_id) {
+			transport_warn(t, &p->warn, "reply sender", "peer %"
+			    PRIu64 " (%s): reply [%zu] is from %" PRIu64 " to %"
+			    PRIu64 " in cluster %016" PRIx64 ": dropped",
+			    p->id, p->url, i, m->from, m->to, m->cluster_id);
+			p->stats.errors++;
+			goto out;
+		}
+	}
+	p->stats.replies_in += b.n;
+	for (i = 0; i < b.n; i++)
+		(void)t->recv_cb(t->recv_ctx, &b.msgs[i].msg);
+out:
+	wire_batch_release(&b);
+}
+
 /* evhttp callback: one request to a peer finished or failed. */
 static void
 peer_request_done(struct evhttp_request *req, void *arg)
@@ -733,6 +839,8 @@ peer_request_done(struct evhttp_request *req, void *arg)
 		p->stats.last_contact_ms = monotime_ms();
 		p->stats.connected = 1;
 		p->backoff_ms = 0;
+		if (code == 200)
+			peer_read_reply(p, req);
 	} else if (code == 0) {
 		p->stats.dropped += nmsgs;
 		peer_fail(p, "request failed (connection refused, reset or "
@@ -835,6 +943,7 @@ peer_pump(struct peer *p)
 	hdrs = evhttp_request_get_output_headers(req);
 	evhttp_add_header(hdrs, "Host", p->host_header);
 	evhttp_add_header(hdrs, "Content-Type", "application/json");
+	evhttp_add_header(hdrs, HOLD_HEADER, "1");
 	/*
 	 * On failure evhttp has either freed req or failed it through its
 	 * callback; either way it is not ours any more.
@@ -856,6 +965,31 @@ peer_pump(struct peer *p)
 out:
 	p->stats.queued = p->queued;
 	p->stats.inflight = p->inflight_msgs > 0;
+}
+
+/*
+ * Answers p's held request with what waits for p, as a batch (a JSON
+ * array even for one message, so the reply has one form).
+ */
+static void
+peer_answer(struct peer *p)
+{
+	struct evhttp_request *req = p->held;
+	struct evbuffer *body = evhttp_request_get_output_buffer(req);
+	unsigned n;
+
+	p->held = NULL;
+	evtimer_del(p->hold_ev);
+	n = peer_take(p, body, WIRE_MAX_BATCH);
+	if (n == 1) {
+		evbuffer_prepend(body, "[", 1);
+		evbuffer_add(body, "]", 1);
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evhttp_send_reply(req, 200, "OK", NULL);
+	p->stats.sent += n;
+	p->t->server.replied += n;
 }
 
 /* Queues om on p, dropping the oldest heartbeat (or message) when full. */
@@ -923,6 +1057,8 @@ transport_send(struct transport *t, const struct raft_msg *m)
 	om->type = m->type;
 	om->heartbeat = m->type == RAFT_MSG_APPEND && m->n_entries == 0;
 	peer_enqueue(p, om);
+	if (p->held != NULL)
+		peer_answer(p);
 	peer_pump(p);
 	return 0;
 fail:
@@ -1066,6 +1202,56 @@ server_refuse(struct transport *t, struct evhttp_request *req,
 	    "%s", werr->text);
 }
 
+/*
+ * Before delivering the messages of req, all from peer id from: if the
+ * sender allows it, holds req open for this node's answer and returns the
+ * peer it is held for.  NULL: answer 204 after delivery.
+ */
+static struct peer *
+server_hold(struct transport *t, struct evhttp_request *req, raft_id_t from)
+{
+	const char *h;
+	struct peer *p;
+
+	if (t->cfg.hold_ms == 0 || t->unbound || from == 0)
+		return NULL;
+	h = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    HOLD_HEADER);
+	if (h == NULL || strcmp(h, "1") != 0 ||
+	    (p = peer_find(t, from)) == NULL)
+		return NULL;
+	/* An older request (from a connection since replaced) goes first. */
+	peer_release(p);
+	p->held = req;
+	return p;
+}
+
+/*
+ * After delivery: answers req with 204 unless it is held (p) and an
+ * answer is coming (soon), or the answer already went in it.
+ */
+static void
+server_done(struct transport *t, struct evhttp_request *req, struct peer *p,
+    bool soon)
+{
+	struct timeval tv;
+
+	if (p == NULL) {
+		evhttp_send_reply(req, 204, "No Content", NULL);
+		return;
+	}
+	if (p->held != req)
+		return;		/* answered during delivery */
+	if (!soon) {
+		peer_release(p);
+		return;
+	}
+	t->server.held++;
+	tv.tv_sec = t->cfg.hold_ms / 1000;
+	tv.tv_usec = (t->cfg.hold_ms % 1000) * 1000;
+	evtimer_add(p->hold_ev, &tv);
+}
+
 /* evhttp handler of /raft/v1/<route>: check, decode, deliver. */
 static void
 server_handle(struct evhttp_request *req, void *arg)
@@ -1074,8 +1260,10 @@ server_handle(struct evhttp_request *req, void *arg)
 	struct transport *t = rb->t;
 	struct wire_error werr;
 	struct wire_msg wm;
+	struct peer *p;
 	const char *body;
 	size_t	 len;
+	bool	 soon;
 
 	if ((body = server_body(t, req, &len)) == NULL)
 		return;
@@ -1084,9 +1272,10 @@ server_handle(struct evhttp_request *req, void *arg)
 		return;
 	}
 	if (server_accepts(t, req, rb->type, &wm.msg, "")) {
+		p = server_hold(t, req, wm.msg.from);
 		t->server.received++;
-		t->recv_cb(t->recv_ctx, &wm.msg);
-		evhttp_send_reply(req, 204, "No Content", NULL);
+		soon = t->recv_cb(t->recv_ctx, &wm.msg);
+		server_done(t, req, p, soon);
 	}
 	wire_msg_release(&wm);
 }
@@ -1101,9 +1290,12 @@ server_handle_batch(struct evhttp_request *req, void *arg)
 	struct transport *t = arg;
 	struct wire_error werr;
 	struct wire_batch b;
+	struct peer *p;
 	const char *body;
 	char	 what[32];
 	size_t	 len, i;
+	raft_id_t from;
+	bool	 soon = false;
 
 	if ((body = server_body(t, req, &len)) == NULL)
 		return;
@@ -1117,11 +1309,18 @@ server_handle_batch(struct evhttp_request *req, void *arg)
 			goto out;
 	}
 	t->server.batches++;
+	/* Held only for one sender's batch (there is no other kind yet). */
+	from = b.n > 0 ? b.msgs[0].msg.from : 0;
+	for (i = 1; i < b.n; i++)
+		if (b.msgs[i].msg.from != from)
+			from = 0;
+	p = server_hold(t, req, from);
 	for (i = 0; i < b.n; i++) {
 		t->server.received++;
-		t->recv_cb(t->recv_ctx, &b.msgs[i].msg);
+		if (t->recv_cb(t->recv_ctx, &b.msgs[i].msg))
+			soon = true;
 	}
-	evhttp_send_reply(req, 204, "No Content", NULL);
+	server_done(t, req, p, soon);
 out:
 	wire_batch_release(&b);
 }

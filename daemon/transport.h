@@ -4,8 +4,15 @@
  * Every message, request or response, is one POST of its JSON encoding
  * (daemon/wire.h) to /raft/v1/<route> on the peer port, where <route> is
  * the message type ("append_entries", "request_vote_resp", ...).  The HTTP
- * reply only acknowledges receipt (204); the core's answer travels later as
- * its own POST the other way.  docs/protocol.md is the reference.
+ * reply acknowledges receipt: 204, or 200 carrying the receiver's answer.
+ * A request with "X-Raftkv-Hold: 1" may be held open, up to hold_ms, when
+ * the receiver expects to answer soon (its recv callback says so); the
+ * next messages it sends to the requesting peer then leave in the reply
+ * body, a message or a batch, instead of as a POST of their own.  That
+ * saves two HTTP messages per round trip, and the wakeups they cost, when
+ * the answer comes quickly; otherwise the reply is 204 at once and the
+ * answer travels later as its own POST.  docs/protocol.md is the
+ * reference.
  *
  * Sending: one persistent keep-alive evhttp_connection per peer, with
  * TCP_NODELAY, a bounded queue of encoded bodies, a bounded number of
@@ -23,6 +30,7 @@
 #ifndef RAFTKV_TRANSPORT_H
 #define RAFTKV_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,9 +54,13 @@ typedef struct bufferevent *transport_bev_fn(struct event_base *base,
 /*
  * Called once for each valid message addressed to this node of this
  * cluster.  m and its entries are borrowed for the duration of the call
- * only: copy (raft_step() does) what must outlive it.
+ * only: copy (raft_step() does) what must outlive it.  Returns true if an
+ * answer to m (a message to m->from) will follow soon, e.g. without
+ * waiting behind a busy disk: the transport may then hold the request to
+ * carry that answer back in its reply.  What arrives in a reply also comes
+ * through here; the result is then ignored.
  */
-typedef void transport_recv_fn(void *ctx, const struct raft_msg *m);
+typedef bool transport_recv_fn(void *ctx, const struct raft_msg *m);
 
 struct transport_config {
 	uint64_t	 cluster_id;	/* nonzero */
@@ -59,6 +71,8 @@ struct transport_config {
 	unsigned	 backoff_min_ms;	/* first reconnect delay */
 	unsigned	 backoff_max_ms;	/* cap of the doubling */
 	unsigned	 max_queue;	/* encoded messages waiting per peer */
+	unsigned	 hold_ms;	/* longest a request is held for its
+					   answer; 0: answer 204 at once */
 	unsigned	 warn_interval_ms;	/* identical warnings, at most one per */
 	transport_bev_fn *make_bev;	/* NULL: plain TCP sockets */
 	void		*make_bev_ctx;	/* borrowed */
@@ -71,8 +85,11 @@ void	 transport_config_defaults(struct transport_config *cfg);
 struct transport_peer_stats {
 	raft_id_t	 id;
 	char		 url[RAFT_MAX_URL + 1];
-	uint64_t	 sent;		/* messages delivered (answered 2xx) */
+	uint64_t	 sent;		/* messages delivered (answered 2xx, or
+					   carried in a reply) */
 	uint64_t	 requests;	/* requests answered 2xx (a batch is one) */
+	uint64_t	 replies_in;	/* messages received in the peer's replies
+					   to our requests */
 	uint64_t	 dropped;	/* messages dropped: queue full, reset */
 	uint64_t	 errors;	/* connect/timeout/non-2xx failures */
 	uint64_t	 last_contact_ms;	/* monotime_ms() of last 2xx; 0 never */
@@ -85,6 +102,9 @@ struct transport_peer_stats {
 /* Counters of what the server side refused or delivered. */
 struct transport_server_stats {
 	uint64_t	 received;	/* delivered to the recv callback */
+	uint64_t	 held;		/* requests held for an answer */
+	uint64_t	 hold_expired;	/* of those, answered 204 at hold_ms */
+	uint64_t	 replied;	/* messages sent in replies */
 	uint64_t	 batches;	/* batch requests taken (each whole) */
 	uint64_t	 rejected;	/* answered 4xx */
 	uint64_t	 warnings_suppressed;	/* rate-limited log lines, both
@@ -105,9 +125,16 @@ int	 transport_new(struct event_base *base, struct evdns_base *dns,
 /*
  * Frees t, its peers and connections; queued messages are discarded.  The
  * evhttp given to transport_bind() must be freed first (or its callbacks
- * would point at freed memory).  NULL-safe.
+ * would point at freed memory), after transport_unbind().  NULL-safe.
  */
 void	 transport_free(struct transport *t);
+
+/*
+ * Answers every request held for an answer (204) and holds no more.  Call
+ * it before freeing the evhttp given to transport_bind(): freeing the
+ * evhttp frees the requests it still has.  NULL-safe.
+ */
+void	 transport_unbind(struct transport *t);
 
 /*
  * Adds or updates peer id with url (copied), "http://host:port" with an

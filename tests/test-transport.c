@@ -59,6 +59,7 @@ struct node {
 	bool		 last_entries_ok;	/* payloads matched the pattern */
 	uint64_t	 last_recv_ms;
 	bool		 auto_reply;	/* answer APPEND with APPEND_RESP */
+	bool		 promise;	/* say an answer is coming, send none */
 	uint64_t	 seqs[64];	/* seq of each APPEND, while n_seqs < 64 */
 	unsigned	 n_seqs;
 };
@@ -72,6 +73,8 @@ struct ctx {
 	struct node	 nodes[MAX_NODES + 1];	/* by id */
 };
 
+static struct transport_peer_stats peer_stats(struct node *, raft_id_t);
+
 /* The payload byte at offset i of entry index idx. */
 static uint8_t
 pattern(raft_index_t idx, size_t i)
@@ -79,8 +82,27 @@ pattern(raft_index_t idx, size_t i)
 	return (uint8_t)(idx * 31 + i * 7);
 }
 
-/* Receive callback of every test node. */
+/* Fills resp with the APPEND_RESP node id gives to m. */
 static void
+make_resp(struct raft_msg *resp, raft_id_t id, const struct raft_msg *m)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->type = RAFT_MSG_APPEND_RESP;
+	resp->cluster_id = CLUSTER;
+	resp->from = id;
+	resp->to = m->from;
+	resp->term = m->term;
+	resp->prev_index = m->prev_index;
+	resp->match_index = m->prev_index + m->n_entries;
+	resp->seq = m->seq;
+}
+
+/*
+ * Receive callback of every test node.  An auto_reply node answers an
+ * APPEND at once (so in the reply to a held request); a promise node
+ * says an answer is coming and lets the test send it, or not.
+ */
+static bool
 node_recv(void *arg, const struct raft_msg *m)
 {
 	struct node *n = arg;
@@ -104,17 +126,10 @@ node_recv(void *arg, const struct raft_msg *m)
 	}
 	n->last_recv_ms = monotime_ms();
 	if (n->auto_reply && m->type == RAFT_MSG_APPEND) {
-		memset(&resp, 0, sizeof(resp));
-		resp.type = RAFT_MSG_APPEND_RESP;
-		resp.cluster_id = CLUSTER;
-		resp.from = n->id;
-		resp.to = m->from;
-		resp.term = m->term;
-		resp.prev_index = m->prev_index;
-		resp.match_index = m->prev_index + m->n_entries;
-		resp.seq = m->seq;
+		make_resp(&resp, n->id, m);
 		(void)transport_send(n->t, &resp);
 	}
+	return n->promise || (n->auto_reply && m->type == RAFT_MSG_APPEND);
 }
 
 /* A timer that keeps EVLOOP_ONCE from blocking for long. */
@@ -163,6 +178,7 @@ test_config(struct transport_config *cfg, raft_id_t id)
 	cfg->backoff_min_ms = 20;
 	cfg->backoff_max_ms = 160;
 	cfg->max_queue = 16;
+	cfg->hold_ms = 300;	/* longer than the waits of check_unbind() */
 }
 
 /* Returns the port a bound socket got. */
@@ -213,6 +229,7 @@ node_stop(struct ctx *c, raft_id_t id)
 {
 	struct node *n = &c->nodes[id];
 
+	transport_unbind(n->t);
 	if (n->http != NULL)
 		evhttp_free(n->http);
 	transport_free(n->t);
@@ -401,29 +418,42 @@ codec_ms(const struct raft_msg *m)
 	return best;
 }
 
-/* Round trips of APPEND 1 -> 2 answered by APPEND_RESP 2 -> 1. */
+/*
+ * Round trips of APPEND 1 -> 2 answered by APPEND_RESP 2 -> 1: in the
+ * reply to the held request (in_reply), or as a POST of its own after the
+ * request was answered 204.
+ */
 static void
 measure_round_trips(struct tap *t, struct ctx *c, uint32_t n_entries,
-    uint32_t len, unsigned rounds, const char *what, double limit_ms)
+    uint32_t len, unsigned rounds, const char *what, double limit_ms,
+    bool in_reply)
 {
 	struct raft_entry *ents = calloc(n_entries + 1, sizeof(*ents));
 	uint8_t	*buf = malloc((size_t)n_entries * len + 1);
-	struct raft_msg m;
-	struct wait_count w;
+	struct raft_msg m, resp;
+	struct wait_count w, w2;
+	struct transport_peer_stats before = peer_stats(&c->nodes[1], 2);
 	uint64_t t0, worst = 0, total = 0, *samples;
 	unsigned i, j, arrived = 0;
 
 	samples = calloc(rounds, sizeof(*samples));
-	c->nodes[2].auto_reply = true;
+	c->nodes[2].auto_reply = in_reply;
 	make_msg(&m, RAFT_MSG_APPEND, 1, 2, ents, buf, n_entries, len);
+	make_resp(&resp, 2, &m);
 	w.n = &c->nodes[1];
 	w.type = RAFT_MSG_APPEND_RESP;
+	w2.n = &c->nodes[2];
+	w2.type = RAFT_MSG_APPEND;
 	for (i = 0; i < rounds; i++) {
 		struct timespec a, b;
 
 		w.want = w.n->count[RAFT_MSG_APPEND_RESP] + 1;
+		w2.want = w2.n->count[RAFT_MSG_APPEND] + 1;
 		clock_gettime(CLOCK_MONOTONIC, &a);
 		transport_send(c->nodes[1].t, &m);
+		if (!in_reply && (!run_until(c, got_count, &w2, 2000) ||
+		    transport_send(c->nodes[2].t, &resp) != 0))
+			break;
 		if (!run_until(c, got_count, &w, 2000))
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &b);
@@ -437,6 +467,14 @@ measure_round_trips(struct tap *t, struct ctx *c, uint32_t n_entries,
 	c->nodes[2].auto_reply = false;
 	is_int(t, arrived, rounds, "%s: %u round trips complete", what,
 	    rounds);
+	if (in_reply)
+		is_u64(t, peer_stats(&c->nodes[1], 2).replies_in -
+		    before.replies_in, arrived, "%s: every answer came in the "
+		    "reply", what);
+	else
+		is_u64(t, peer_stats(&c->nodes[1], 2).replies_in,
+		    before.replies_in, "%s: every answer came as a request",
+		    what);
 	ok(t, c->nodes[2].last_entries_ok, "%s: payload intact", what);
 	/* Median by insertion sort: rounds is small. */
 	for (i = 1; i < arrived; i++)
@@ -815,6 +853,238 @@ check_batching(struct tap *t, struct ctx *c)
 	free(bad);
 }
 
+/* A peer server that answers every request 200 with a set body. */
+struct fake_peer {
+	struct evhttp	*http;
+	uint16_t	 port;
+	unsigned	 requests;
+	const char	*body;
+};
+
+static void
+fake_peer_cb(struct evhttp_request *req, void *arg)
+{
+	struct fake_peer *f = arg;
+
+	f->requests++;
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evbuffer_add(evhttp_request_get_output_buffer(req), f->body,
+	    strlen(f->body));
+	evhttp_send_reply(req, 200, "OK", NULL);
+}
+
+/* Condition: node n's peer 2 has a request out. */
+static bool
+peer2_busy(void *arg)
+{
+	return peer_stats(arg, 2).inflight != 0;
+}
+
+/* Condition: node n's peer 6 has nothing queued or in flight. */
+static bool
+peer6_idle(void *arg)
+{
+	struct transport_peer_stats st = peer_stats(arg, 6);
+
+	return st.queued == 0 && st.inflight == 0;
+}
+
+/*
+ * Answers carried in replies: a held request carries an answer that
+ * comes later, goes back 204 when none comes within hold_ms or the
+ * receiver unbinds; a reply that is not JSON, not a batch, or from
+ * another node is dropped whole and counted.
+ */
+static void
+check_replies(struct tap *t, struct ctx *c)
+{
+	struct node *n1 = &c->nodes[1], *n2 = &c->nodes[2];
+	struct transport_peer_stats p0, p1;
+	struct transport_server_stats s0, s1;
+	struct raft_msg m, resp;
+	struct wait_count w;
+	struct fake_peer f;
+	struct evhttp_bound_socket *b;
+	char	 url[64], err[256], *enc, body[1024];
+	unsigned received, resps;
+
+	/* An answer sent after delivery, while the request is held. */
+	p0 = peer_stats(n1, 2);
+	transport_server_stats(n2->t, &s0);
+	received = (unsigned)n1->count[RAFT_MSG_APPEND_RESP];
+	n2->promise = true;
+	make_msg(&m, RAFT_MSG_APPEND, 1, 2, NULL, NULL, 0, 0);
+	w.n = n2;
+	w.type = RAFT_MSG_APPEND;
+	w.want = n2->count[RAFT_MSG_APPEND] + 1;
+	transport_send(n1->t, &m);
+	ok(t, run_until(c, got_count, &w, 2000), "a held request arrives");
+	run_until(c, never, NULL, 5);
+	ok(t, peer2_busy(n1), "and stays out while node 2 owes an answer");
+	make_resp(&resp, 2, &m);
+	transport_send(n2->t, &resp);
+	w.n = n1;
+	w.type = RAFT_MSG_APPEND_RESP;
+	w.want = received + 1;
+	ok(t, run_until(c, got_count, &w, 2000), "the answer arrives");
+	ok(t, run_until(c, peer2_idle, n1, 2000), "in the reply");
+	p1 = peer_stats(n1, 2);
+	transport_server_stats(n2->t, &s1);
+	is_u64(t, p1.replies_in - p0.replies_in, 1, "node 1 counts one "
+	    "message received in a reply");
+	is_u64(t, s1.replied - s0.replied, 1, "node 2 one sent in a reply");
+	is_u64(t, s1.held - s0.held, 1, "and one request held");
+	is_u64(t, p1.errors, p0.errors, "no error on either side");
+
+	/* No answer: the reply goes 204 after hold_ms, without one. */
+	transport_server_stats(n2->t, &s0);
+	w.n = n2;
+	w.type = RAFT_MSG_APPEND;
+	w.want = n2->count[RAFT_MSG_APPEND] + 1;
+	transport_send(n1->t, &m);
+	ok(t, run_until(c, got_count, &w, 2000) &&
+	    run_until(c, peer2_idle, n1, 2000), "a request whose answer "
+	    "never comes is answered all the same");
+	transport_server_stats(n2->t, &s1);
+	is_u64(t, s1.hold_expired - s0.hold_expired, 1, "when its hold "
+	    "expired");
+	n2->promise = false;
+	w.want = n2->count[RAFT_MSG_APPEND] + 1;
+	transport_send(n1->t, &m);
+	ok(t, run_until(c, got_count, &w, 2000), "and the next message "
+	    "goes through");
+
+	/* A peer that answers 200 with bodies it should not. */
+	memset(&f, 0, sizeof(f));
+	f.http = evhttp_new(c->base);
+	b = f.http != NULL ? evhttp_bind_socket_with_handle(f.http,
+	    "127.0.0.1", 0) : NULL;
+	if (b == NULL) {
+		ok(t, 0, "a fake peer listens");
+		if (f.http != NULL)
+			evhttp_free(f.http);
+		return;
+	}
+	evhttp_set_gencb(f.http, fake_peer_cb, &f);
+	f.port = bound_port(b);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u", f.port);
+	transport_set_peer(n1->t, 6, url, err, sizeof(err));
+	make_msg(&m, RAFT_MSG_APPEND, 1, 6, NULL, NULL, 0, 0);
+	make_resp(&resp, 6, &m);
+	enc = encode(&resp);
+	resps = (unsigned)n1->count[RAFT_MSG_APPEND_RESP];
+	p0 = peer_stats(n1, 6);
+	{
+		static const char *const what[] = {
+			"not JSON", "a message not in a batch",
+			"a batch with a message from node 7",
+		};
+		const char *bodies[3];
+		char	 from7[1024];
+		char	*at;
+		unsigned i;
+
+		/* The same answer, but claiming to come from node 7. */
+		snprintf(from7, sizeof(from7), "[%s]", enc);
+		if ((at = strstr(from7, "\"from\":6")) != NULL)
+			at[7] = '7';
+		bodies[0] = "{\"v\":1,";
+		bodies[1] = enc;
+		bodies[2] = from7;
+		for (i = 0; i < 3; i++) {
+			f.body = bodies[i];
+			transport_send(n1->t, &m);
+			run_until(c, peer6_idle, n1, 2000);
+			p1 = peer_stats(n1, 6);
+			is_u64(t, p1.errors - p0.errors, i + 1, "a reply with "
+			    "%s counts an error", what[i]);
+		}
+		is_int(t, (int)(n1->count[RAFT_MSG_APPEND_RESP] - resps), 0,
+		    "and delivers nothing");
+		is_u64(t, p1.replies_in, p0.replies_in, "nothing counted as "
+		    "received");
+		ok(t, log_count(c, "bad reply") >= 1 && log_count(c,
+		    "is from 7 to 1") == 1, "the reasons are logged");
+	}
+	snprintf(body, sizeof(body), "[%s,%s]", enc, enc);
+	f.body = body;
+	transport_send(n1->t, &m);
+	run_until(c, peer6_idle, n1, 2000);
+	is_int(t, (int)(n1->count[RAFT_MSG_APPEND_RESP] - resps), 2,
+	    "a good reply with two answers delivers both");
+	is_u64(t, peer_stats(n1, 6).replies_in - p0.replies_in, 2,
+	    "counted as received in a reply");
+	ok(t, f.requests == 4, "the fake peer saw 4 requests (%u)",
+	    f.requests);
+	transport_remove_peer(n1->t, 6);
+	evhttp_free(f.http);
+	free(enc);
+}
+
+/*
+ * transport_unbind() answers a held request 204 and holds no more; a
+ * held request whose sender went away is answered into the void.
+ */
+static void
+check_unbind(struct tap *t, struct ctx *c)
+{
+	struct node *n1 = &c->nodes[1], *n4 = &c->nodes[4], *n5 = &c->nodes[5];
+	struct transport_server_stats s0, s1;
+	struct raft_msg m, resp;
+	struct wait_count w;
+	char	 err[256];
+
+	if (node_start(c, 4, 0) != 0 || node_start(c, 5, 0) != 0) {
+		ok(t, 0, "nodes 4 and 5 start");
+		return;
+	}
+	transport_set_peer(n1->t, 4, n4->url, err, sizeof(err));
+	transport_set_peer(n4->t, 1, n1->url, err, sizeof(err));
+	transport_set_peer(n4->t, 5, n5->url, err, sizeof(err));
+	transport_set_peer(n5->t, 4, n4->url, err, sizeof(err));
+	n4->promise = true;
+
+	/* Node 5's request is held; node 5 goes away; the answer follows. */
+	make_msg(&m, RAFT_MSG_APPEND, 5, 4, NULL, NULL, 0, 0);
+	w.n = n4;
+	w.type = RAFT_MSG_APPEND;
+	w.want = 1;
+	transport_send(n5->t, &m);
+	ok(t, run_until(c, got_count, &w, 2000), "node 4 holds node 5's "
+	    "request");
+	node_stop(c, 5);
+	run_until(c, never, NULL, 50);
+	make_resp(&resp, 4, &m);
+	transport_server_stats(n4->t, &s0);
+	is_int(t, transport_send(n4->t, &resp), 0, "node 4 answers after "
+	    "node 5 stopped");
+	transport_server_stats(n4->t, &s1);
+	is_u64(t, s1.replied - s0.replied, 1, "in the reply to the request "
+	    "it held, whose connection is gone");
+	run_until(c, never, NULL, 50);
+	transport_remove_peer(n4->t, 5);
+
+	make_msg(&m, RAFT_MSG_APPEND, 1, 4, NULL, NULL, 0, 0);
+	w.want = 2;
+	transport_send(n1->t, &m);
+	ok(t, run_until(c, got_count, &w, 2000), "node 4 holds a request");
+	transport_server_stats(n4->t, &s0);
+	transport_unbind(n4->t);
+	ok(t, run_until(c, peer_drained, n1, 2000), "unbinding node 4 "
+	    "answers it");
+	w.want = 3;
+	transport_send(n1->t, &m);
+	ok(t, run_until(c, got_count, &w, 2000) &&
+	    run_until(c, peer_drained, n1, 2000), "and the next request is "
+	    "answered without a hold");
+	transport_server_stats(n4->t, &s1);
+	is_u64(t, s1.held, s0.held, "nothing more is held");
+	is_u64(t, s1.hold_expired, s0.hold_expired, "nothing expires");
+	node_stop(c, 4);
+	transport_remove_peer(n1->t, 4);
+}
+
 /* Malformed and foreign requests get the right status, once logged. */
 static void
 check_bad_requests(struct tap *t, struct ctx *c)
@@ -990,10 +1260,17 @@ main(void)
 
 	check_every_type(&t, &c);
 	measure_one_way(&t, &c, 200);
-	measure_round_trips(&t, &c, 0, 0, 200, "heartbeat", 30);
-	measure_round_trips(&t, &c, 20, 4096, 50, "80 KiB AppendEntries", 30);
+	measure_round_trips(&t, &c, 0, 0, 200, "heartbeat", 30, true);
+	measure_round_trips(&t, &c, 20, 4096, 50, "80 KiB AppendEntries", 30,
+	    true);
+	measure_round_trips(&t, &c, 0, 0, 100, "heartbeat, answer posted", 30,
+	    false);
+	measure_round_trips(&t, &c, 20, 4096, 50, "80 KiB AppendEntries, "
+	    "answer posted", 30, false);
 	check_nodelay(&t, c.nodes[2].port);
 	check_batching(&t, &c);
+	check_replies(&t, &c);
+	check_unbind(&t, &c);
 	check_bad_urls(&t, &c);
 	check_bad_requests(&t, &c);
 	check_down_and_back(&t, &c);
