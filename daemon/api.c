@@ -780,7 +780,7 @@ handle_status(struct node *n, struct evhttp_request *req)
 	node_get_info(n, &info);
 	snprintf(hash, sizeof(hash), "%016" PRIx64, info.state_hash);
 	obj = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-	    "s:I, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I}",
+	    "s:I, s:s, s:I, s:I, s:s, s:I, s:I, s:I, s:I, s:I}",
 	    "id", (json_int_t)info.id,
 	    "cluster", info.cluster_name,
 	    "role", raft_role_name(st->role),
@@ -799,6 +799,7 @@ handle_status(struct node *n, struct evhttp_request *req)
 	    "pending_writes", (json_int_t)info.pending_writes,
 	    "pending_reads", (json_int_t)info.pending_reads,
 	    "disk_syncs", (json_int_t)info.syncs,
+	    "fdatasyncs", (json_int_t)info.fdatasyncs,
 	    "entries_persisted", (json_int_t)info.entries_persisted);
 	json_object_set_new(obj, "read_rounds",
 	    json_integer((json_int_t)st->read_rounds));

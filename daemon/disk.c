@@ -30,6 +30,7 @@ struct disk {
 	/* Under lock. */
 	unsigned	 coalesce_us;	/* see disk_set_coalesce() */
 	size_t		 last_batch_jobs; /* jobs the last sync covered */
+	size_t		 last_batch_entries; /* and their entries */
 	struct disk_job	*todo_head, *todo_tail;
 	struct disk_job	*done_head, *done_tail;
 
@@ -186,7 +187,7 @@ worker(void *arg)
 		if (d->todo_head == NULL && d->stopping)
 			break;
 		if (d->coalesce_us > 0 && !d->stopping &&
-		    d->last_batch_jobs >= 2) {
+		    (d->last_batch_jobs >= 2 || d->last_batch_entries >= 2)) {
 			/* Let more jobs join this batch: one sync for all. */
 			struct timespec ts;
 
@@ -201,8 +202,11 @@ worker(void *arg)
 		batch = d->todo_head;
 		d->todo_head = d->todo_tail = NULL;
 		d->last_batch_jobs = 0;
-		for (job = batch; job != NULL; job = job->next)
+		d->last_batch_entries = 0;
+		for (job = batch; job != NULL; job = job->next) {
 			d->last_batch_jobs++;
+			d->last_batch_entries += job->n_entries;
+		}
 		pthread_mutex_unlock(&d->lock);
 
 		rc = 0;

@@ -104,10 +104,10 @@ struct disk_job	*disk_last_pending(struct disk *d);
 /* Number of jobs not yet handed back. */
 size_t		 disk_pending(const struct disk *d);
 /*
- * Under load (the previous sync covered two jobs or more), makes the
- * worker wait us microseconds after the first job of a batch before
- * writing it, so that later jobs share its sync (0: never).  A single
- * writer never waits.  Fewer syncs on a leader leave the disk, which the
+ * Under load (the previous sync covered two jobs or two entries or
+ * more), makes the worker wait us microseconds after the first job of a
+ * batch before writing it, so that later jobs share its sync (0: never).
+ * A single writer never waits.  Fewer syncs on a leader leave the disk, which the
  * nodes may share, to its followers' syncs.
  */
 void		 disk_set_coalesce(struct disk *d, unsigned us);

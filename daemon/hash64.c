@@ -10,46 +10,50 @@
 
 #define ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
-/* Runs one SipRound over the four state words. */
-static void
-hash64_round(struct hash64 *h)
+/*
+ * One SipRound over four state words held in locals: a macro, so that the
+ * state stays in registers through a whole update (a function taking the
+ * struct, not inlined, made every round a trip through memory; the state
+ * hash runs this twice per applied write).
+ */
+#define SIPROUND(v0, v1, v2, v3) do {					\
+	(v0) += (v1); (v1) = ROTL((v1), 13); (v1) ^= (v0);		\
+	(v0) = ROTL((v0), 32);						\
+	(v2) += (v3); (v3) = ROTL((v3), 16); (v3) ^= (v2);		\
+	(v0) += (v3); (v3) = ROTL((v3), 21); (v3) ^= (v0);		\
+	(v2) += (v1); (v1) = ROTL((v1), 17); (v1) ^= (v2);		\
+	(v2) = ROTL((v2), 32);						\
+} while (0)
+
+/* Absorbs one complete 64-bit message word (two rounds: SipHash-2-x). */
+#define SIPWORD(v0, v1, v2, v3, m) do {					\
+	(v3) ^= (m);							\
+	SIPROUND(v0, v1, v2, v3);					\
+	SIPROUND(v0, v1, v2, v3);					\
+	(v0) ^= (m);							\
+} while (0)
+
+/* Reads 8 bytes little-endian, independent of host byte order. */
+static inline uint64_t
+hash64_load(const unsigned char *p)
 {
-	h->v0 += h->v1;
-	h->v1 = ROTL(h->v1, 13);
-	h->v1 ^= h->v0;
-	h->v0 = ROTL(h->v0, 32);
-	h->v2 += h->v3;
-	h->v3 = ROTL(h->v3, 16);
-	h->v3 ^= h->v2;
-	h->v0 += h->v3;
-	h->v3 = ROTL(h->v3, 21);
-	h->v3 ^= h->v0;
-	h->v2 += h->v1;
-	h->v1 = ROTL(h->v1, 17);
-	h->v1 ^= h->v2;
-	h->v2 = ROTL(h->v2, 32);
+	return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 |
+	    (uint64_t)p[3] << 24 | (uint64_t)p[4] << 32 |
+	    (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 |
+	    (uint64_t)p[7] << 56;
 }
 
-/* Absorbs one complete 64-bit message word. */
+/* Absorbs one word into h. */
 static void
 hash64_word(struct hash64 *h, uint64_t m)
 {
-	h->v3 ^= m;
-	hash64_round(h);
-	hash64_round(h);
-	h->v0 ^= m;
-}
+	uint64_t v0 = h->v0, v1 = h->v1, v2 = h->v2, v3 = h->v3;
 
-/* Reads 8 bytes little-endian, independent of host byte order. */
-static uint64_t
-hash64_load(const unsigned char *p)
-{
-	uint64_t	 v = 0;
-	int		 i;
-
-	for (i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
+	SIPWORD(v0, v1, v2, v3, m);
+	h->v0 = v0;
+	h->v1 = v1;
+	h->v2 = v2;
+	h->v3 = v3;
 }
 
 /* Starts a hash keyed with (k0, k1). */
@@ -81,10 +85,19 @@ hash64_update(struct hash64 *h, const void *data, size_t len)
 			h->ntail = 0;
 		}
 	}
-	while (len >= 8) {
-		hash64_word(h, hash64_load(p));
-		p += 8;
-		len -= 8;
+	if (len >= 8) {
+		uint64_t v0 = h->v0, v1 = h->v1, v2 = h->v2, v3 = h->v3, m;
+
+		do {
+			m = hash64_load(p);
+			SIPWORD(v0, v1, v2, v3, m);
+			p += 8;
+			len -= 8;
+		} while (len >= 8);
+		h->v0 = v0;
+		h->v1 = v1;
+		h->v2 = v2;
+		h->v3 = v3;
 	}
 	while (len > 0) {
 		h->tail |= (uint64_t)*p++ << (8 * h->ntail);
@@ -100,6 +113,12 @@ hash64_update_u64(struct hash64 *h, uint64_t v)
 	unsigned char	 b[8];
 	int		 i;
 
+	if (h->ntail == 0) {
+		/* Word-aligned: the integer is the message word. */
+		h->total += 8;
+		hash64_word(h, v);
+		return;
+	}
 	for (i = 0; i < 8; i++)
 		b[i] = (unsigned char)(v >> (8 * i));
 	hash64_update(h, b, sizeof b);
@@ -110,15 +129,16 @@ uint64_t
 hash64_final(struct hash64 *h)
 {
 	uint64_t	 b;
+	uint64_t	 v0 = h->v0, v1 = h->v1, v2 = h->v2, v3 = h->v3;
 
 	b = h->tail | (h->total << 56);
-	hash64_word(h, b);
-	h->v2 ^= 0xff;
-	hash64_round(h);
-	hash64_round(h);
-	hash64_round(h);
-	hash64_round(h);
-	return h->v0 ^ h->v1 ^ h->v2 ^ h->v3;
+	SIPWORD(v0, v1, v2, v3, b);
+	v2 ^= 0xff;
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
 }
 
 /* Returns the SipHash-2-4 of len bytes of data. */

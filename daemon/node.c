@@ -1694,6 +1694,7 @@ node_get_info(struct node *n, struct node_info *info)
 	info->pending_reads = n->reads.n + n->applying.n;
 	info->reads_served = n->reads_served;
 	info->syncs = n->syncs;
+	info->fdatasyncs = storage_syncs(n->st);
 	info->entries_persisted = n->entries_persisted;
 	{
 		struct snapxfer_stats xs;

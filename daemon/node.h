@@ -81,7 +81,9 @@ struct node_info {
 	size_t		 pending_writes;
 	size_t		 pending_reads;
 	uint64_t	 reads_served;
-	uint64_t	 syncs;		/* disk jobs completed */
+	uint64_t	 syncs;		/* disk jobs completed (a batch of
+					   jobs shares one fdatasync) */
+	uint64_t	 fdatasyncs;	/* sync calls made: vfs_syncs() */
 	uint64_t	 entries_persisted;
 
 	/* Snapshots and compaction (issue #9). */

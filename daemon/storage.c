@@ -748,6 +748,12 @@ flush_wbuf(struct storage *st, char *err, size_t errlen)
 	return 0;
 }
 
+uint64_t
+storage_syncs(const struct storage *st)
+{
+	return vfs_syncs(st->vfs);
+}
+
 /* Makes everything written durable: fdatasync, and the directory if needed. */
 static int
 sync_all(struct storage *st, char *err, size_t errlen)

@@ -109,6 +109,11 @@ int	 storage_append(struct storage *st, const struct raft_entry *entries,
 	    size_t n, raft_index_t commit, char *err, size_t errlen);
 /* Makes everything appended so far durable: one fdatasync (+ dir fsync). */
 int	 storage_sync(struct storage *st, char *err, size_t errlen);
+/*
+ * How many fdatasync/fsync calls st's I/O layer made so far (the log, the
+ * hard state, directories, segment preparation); any thread may ask.
+ */
+uint64_t storage_syncs(const struct storage *st);
 /* storage_append() then storage_sync(). */
 int	 storage_append_sync(struct storage *st,
 	    const struct raft_entry *entries, size_t n, raft_index_t commit,

@@ -269,10 +269,24 @@ vfs_pwrite_all(struct vfs *v, int fd, const void *buf, size_t len, off_t off)
 	return 0;
 }
 
+/* Counts one sync call (the disk thread, the preparer, the loop). */
+static void
+vfs_count_sync(struct vfs *v)
+{
+	__atomic_fetch_add(&v->syncs, 1, __ATOMIC_RELAXED);
+}
+
+uint64_t
+vfs_syncs(const struct vfs *v)
+{
+	return __atomic_load_n(&v->syncs, __ATOMIC_RELAXED);
+}
+
 /* Dispatches fdatasync. */
 int
 vfs_fdatasync(struct vfs *v, int fd)
 {
+	vfs_count_sync(v);
 	return v->ops->fdatasync(v, fd);
 }
 
@@ -288,6 +302,7 @@ vfs_writeback(struct vfs *v, int fd, off_t off, off_t len)
 int
 vfs_fsync(struct vfs *v, int fd)
 {
+	vfs_count_sync(v);
 	return v->ops->fsync(v, fd);
 }
 
@@ -330,6 +345,7 @@ vfs_mkdir(struct vfs *v, const char *path, mode_t mode)
 int
 vfs_fsync_dir(struct vfs *v, const char *path)
 {
+	vfs_count_sync(v);
 	return v->ops->fsync_dir(v, path);
 }
 

@@ -75,6 +75,9 @@ struct vfs_ops {
 struct vfs {
 	const struct vfs_ops	*ops;
 	void			*impl;		/* owned by the implementation */
+	uint64_t		 syncs;		/* fdatasync, fsync and directory
+						   fsync calls; atomic (any
+						   thread), see vfs_syncs() */
 };
 
 /*
@@ -88,6 +91,11 @@ int	 vfs_from_spec(const char *spec, struct vfs **out, char *err,
 struct vfs *vfs_posix_new(void);
 /* Frees v (NULL allowed). */
 void	 vfs_free(struct vfs *v);
+/*
+ * How many fdatasync(), fsync() and directory fsyncs were asked of v so
+ * far, failed ones included, from any thread.
+ */
+uint64_t vfs_syncs(const struct vfs *v);
 
 /* Tells the vfs which directory is the data directory (path copied). */
 int	 vfs_bind(struct vfs *v, const char *root);

@@ -45,6 +45,30 @@ main(void)
 		ok(&t, split == len + 1, "streaming in any split, %zu bytes",
 		    len);
 	}
+	/* An integer is its 8 little-endian bytes, word-aligned or not. */
+	for (split = 0; split < 16; split++) {
+		uint64_t v = 0x1122334455667788ULL + split, a;
+		unsigned char b[8];
+
+		for (i = 0; i < 8; i++)
+			b[i] = (unsigned char)(v >> (8 * i));
+		hash64_init(&h, K0, K1);
+		hash64_update(&h, msg, split);
+		hash64_update_u64(&h, v);
+		hash64_update(&h, msg, 3);
+		a = hash64_final(&h);
+		hash64_init(&h, K0, K1);
+		hash64_update(&h, msg, split);
+		hash64_update(&h, b, sizeof b);
+		hash64_update(&h, msg, 3);
+		if (hash64_final(&h) != a)
+			break;
+	}
+	is_int(&t, (int)split, 16, "an integer hashes as its bytes after "
+	    "0..15 bytes");
+	/* A longer reference: 63 bytes (the last of the published table). */
+	is_u64(&t, hash64_bytes(K0, K1, msg, 63), 0x958a324ceb064572ULL,
+	    "reference vector, 63 bytes");
 	ok(&t, hash64_u64(K0, K1, 1) != hash64_u64(K0, K1, 2),
 	    "integer mix distinguishes 1 and 2");
 	ok(&t, hash64_u64(K0, K1, 1) != hash64_u64(K0 + 1, K1, 1),
