@@ -762,11 +762,18 @@ log_count(struct ctx *c, const char *needle)
 	return n;
 }
 
-/* Condition: node n's peer 2 has nothing queued or in flight. */
+/* Which peer of which node a condition looks at. */
+struct peer_of {
+	struct node	*n;
+	raft_id_t	 id;
+};
+
+/* Condition: the node's peer has nothing queued or in flight. */
 static bool
-peer2_idle(void *arg)
+peer_idle(void *arg)
 {
-	struct transport_peer_stats st = peer_stats(arg, 2);
+	struct peer_of *po = arg;
+	struct transport_peer_stats st = peer_stats(po->n, po->id);
 
 	return st.queued == 0 && st.inflight == 0;
 }
@@ -809,7 +816,8 @@ check_batching(struct tap *t, struct ctx *c)
 	is_int(t, inorder, 12, "in the order they were sent");
 	ok(t, n2->last_entries_ok && n2->last_entry_bytes == 128,
 	    "with their entries intact");
-	ok(t, run_until(c, peer2_idle, n1, 3000), "and the sender sees "
+	ok(t, run_until(c, peer_idle, &(struct peer_of){ n1, 2 }, 3000),
+	    "and the sender sees "
 	    "every request answered");
 	after = peer_stats(n1, 2);
 	transport_server_stats(n2->t, &ss1);
@@ -881,14 +889,6 @@ peer2_busy(void *arg)
 	return peer_stats(arg, 2).inflight != 0;
 }
 
-/* Condition: node n's peer 6 has nothing queued or in flight. */
-static bool
-peer6_idle(void *arg)
-{
-	struct transport_peer_stats st = peer_stats(arg, 6);
-
-	return st.queued == 0 && st.inflight == 0;
-}
 
 /*
  * Answers carried in replies: a held request carries an answer that
@@ -900,6 +900,7 @@ static void
 check_replies(struct tap *t, struct ctx *c)
 {
 	struct node *n1 = &c->nodes[1], *n2 = &c->nodes[2];
+	struct peer_of to2 = { n1, 2 }, to6 = { n1, 6 };
 	struct transport_peer_stats p0, p1;
 	struct transport_server_stats s0, s1;
 	struct raft_msg m, resp;
@@ -928,7 +929,7 @@ check_replies(struct tap *t, struct ctx *c)
 	w.type = RAFT_MSG_APPEND_RESP;
 	w.want = received + 1;
 	ok(t, run_until(c, got_count, &w, 2000), "the answer arrives");
-	ok(t, run_until(c, peer2_idle, n1, 2000), "in the reply");
+	ok(t, run_until(c, peer_idle, &to2, 2000), "in the reply");
 	p1 = peer_stats(n1, 2);
 	transport_server_stats(n2->t, &s1);
 	is_u64(t, p1.replies_in - p0.replies_in, 1, "node 1 counts one "
@@ -944,7 +945,7 @@ check_replies(struct tap *t, struct ctx *c)
 	w.want = n2->count[RAFT_MSG_APPEND] + 1;
 	transport_send(n1->t, &m);
 	ok(t, run_until(c, got_count, &w, 2000) &&
-	    run_until(c, peer2_idle, n1, 2000), "a request whose answer "
+	    run_until(c, peer_idle, &to2, 2000), "a request whose answer "
 	    "never comes is answered all the same");
 	transport_server_stats(n2->t, &s1);
 	is_u64(t, s1.hold_expired - s0.hold_expired, 1, "when its hold "
@@ -995,7 +996,7 @@ check_replies(struct tap *t, struct ctx *c)
 		for (i = 0; i < 3; i++) {
 			f.body = bodies[i];
 			transport_send(n1->t, &m);
-			run_until(c, peer6_idle, n1, 2000);
+			run_until(c, peer_idle, &to6, 2000);
 			p1 = peer_stats(n1, 6);
 			is_u64(t, p1.errors - p0.errors, i + 1, "a reply with "
 			    "%s counts an error", what[i]);
@@ -1010,7 +1011,7 @@ check_replies(struct tap *t, struct ctx *c)
 	snprintf(body, sizeof(body), "[%s,%s]", enc, enc);
 	f.body = body;
 	transport_send(n1->t, &m);
-	run_until(c, peer6_idle, n1, 2000);
+	run_until(c, peer_idle, &to6, 2000);
 	is_int(t, (int)(n1->count[RAFT_MSG_APPEND_RESP] - resps), 2,
 	    "a good reply with two answers delivers both");
 	is_u64(t, peer_stats(n1, 6).replies_in - p0.replies_in, 2,
