@@ -474,7 +474,6 @@ kvmap_check(const struct kvmap *m)
 	size_t			 count = 0;
 	struct kvmap_iter	 it;
 	const struct kvmap_node	*prev = NULL, *n;
-
 	size_t			 used = 0, i;
 
 	if (kvmap_check_tree(m->root, &count) < 0 || count != m->count)

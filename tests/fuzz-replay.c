@@ -14,32 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "file-util.h"
 #include "tap.h"
 
 int	 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Reads the whole file at path into new memory (*len bytes), or NULL. */
-static uint8_t *
-read_all(const char *path, size_t *len)
-{
-	FILE	*f = fopen(path, "rb");
-	uint8_t	*buf = NULL;
-	long	 size;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)size + 1)) != NULL &&
-	    fread(buf, 1, (size_t)size, f) != (size_t)size) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf != NULL)
-		*len = (size_t)size;
-	fclose(f);
-	return buf;
-}
 
 /* Runs each regular file in dir through the target. */
 static void
@@ -59,7 +37,7 @@ replay_dir(struct tap *t, const char *dir)
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] == '.' || snprintf(path, sizeof(path),
 		    "%s/%s", dir, de->d_name) >= (int)sizeof(path) ||
-		    (buf = read_all(path, &len)) == NULL)
+		    (buf = (uint8_t *)tf_read_file(path, &len)) == NULL)
 			continue;
 		LLVMFuzzerTestOneInput(buf, len);
 		free(buf);

@@ -83,9 +83,10 @@ wait_done(struct ctx *c, unsigned want)
 	struct timeval tv = { 0, 2000 };
 	time_t	 end = time(NULL) + 5;
 
-	while (c->done < want && time(NULL) < end)
-		event_base_loopexit(c->base, &tv),
-		    event_base_dispatch(c->base);
+	while (c->done < want && time(NULL) < end) {
+		event_base_loopexit(c->base, &tv);
+		event_base_dispatch(c->base);
+	}
 	return c->done >= want;
 }
 

@@ -18,6 +18,7 @@
 #include <event2/buffer.h>
 #include <jansson.h>
 
+#include "file-util.h"
 #include "raft.h"
 #include "tap.h"
 #include "wire.h"
@@ -41,30 +42,6 @@ next_rand(uint64_t *s)
 	*s ^= *s << 25;
 	*s ^= *s >> 27;
 	return *s * 0x2545F4914F6CDD1DULL;
-}
-
-/* Reads a whole file into a new buffer (caller frees); NULL on error. */
-static char *
-read_file(const char *path, size_t *len)
-{
-	FILE	*f = fopen(path, "rb");
-	char	*buf = NULL;
-	long	 n;
-
-	if (f == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-		if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		} else {
-			buf[n] = '\0';
-			*len = (size_t)n;
-		}
-	}
-	fclose(f);
-	return buf;
 }
 
 /* Encodes m into a new NUL-terminated string (caller frees) or NULL. */
@@ -226,7 +203,7 @@ run_dir(struct tap *t, const char *dir,
 		if (l > 5 && strcmp(names[i]->d_name + l - 5, ".json") == 0) {
 			snprintf(path, sizeof(path), "%s/%s", dir,
 			    names[i]->d_name);
-			if ((body = read_file(path, &len)) == NULL)
+			if ((body = tf_read_file(path, &len)) == NULL)
 				ok(t, 0, "cannot read %s", path);
 			else {
 				fn(t, names[i]->d_name, body, len);
