@@ -31,6 +31,7 @@
 #include "options.h"
 #include "pct.h"
 #include "storage.h"
+#include "textfmt.h"
 #include "transport.h"
 #include "xmalloc.h"
 
@@ -48,6 +49,27 @@ static bool	 stream_claim_read(struct op *op, bool ready,
 
 /* ------------------------------------------------------------------ */
 /* Replies.                                                            */
+
+/*
+ * Sends the reply with a Date header from the loop's cached clock.
+ * evhttp would add one itself, formatting it through gmtime_r() and
+ * strftime(): about 5 % of the leader's instructions per write.
+ */
+static void
+send_reply(struct evhttp_request *req, int code, const char *reason)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct timeval	 tv;
+	char		 date[TEXTFMT_HTTP_DATE_LEN + 1];
+
+	if (conn != NULL && event_base_gettimeofday_cached(
+	    evhttp_connection_get_base(conn), &tv) == 0) {
+		textfmt_http_date(date, tv.tv_sec);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Date", date);
+	}
+	evhttp_send_reply(req, code, reason, NULL);
+}
 
 /* Sends a JSON body (stolen) with status code. */
 static void
@@ -80,7 +102,7 @@ reply_json(struct evhttp_request *req, int code, const char *reason,
 		free(text);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
-	evhttp_send_reply(req, code, reason, NULL);
+	send_reply(req, code, reason);
 }
 
 /* Sends {"error": code, "message": ...} with an HTTP status. */
@@ -109,9 +131,9 @@ reply_error(struct evhttp_request *req, int status, const char *code,
 static void
 add_u64_header(struct evhttp_request *req, const char *name, uint64_t v)
 {
-	char	 buf[32];
+	char	 buf[TEXTFMT_U64_MAX + 1];
 
-	snprintf(buf, sizeof(buf), "%" PRIu64, v);
+	textfmt_u64(buf, v);
 	evhttp_add_header(evhttp_request_get_output_headers(req), name, buf);
 }
 
@@ -201,26 +223,41 @@ api_op_failed(struct op *op, enum api_failure why)
 	op->req = NULL;
 }
 
+/* Appends the n bytes of s at p; returns the end. */
+static char *
+put_str(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
 /*
  * The reply to every successful write, formatted without building a JSON
- * tree: {"index":N,"mod_index":N,"existed":B,"duplicate":B}, the same
- * text json_pack() and json_dumps() would give.
+ * tree or calling printf: {"index":N,"mod_index":N,"existed":B,
+ * "duplicate":B}, the same text json_pack() and json_dumps() would give.
  */
 static void
 reply_write_ok(struct evhttp_request *req, const struct kv_result *res)
 {
 	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
+	char		 body[128], *p = body;
 
-	if (evbuffer_add_printf(out, "{\"index\":%" PRIu64 ",\"mod_index\":%"
-	    PRIu64 ",\"existed\":%s,\"duplicate\":%s}\n", res->index,
-	    res->mod_index, res->existed ? "true" : "false",
-	    res->duplicate ? "true" : "false") < 0) {
+	p = put_str(p, "{\"index\":", 9);
+	p += textfmt_u64(p, res->index);
+	p = put_str(p, ",\"mod_index\":", 13);
+	p += textfmt_u64(p, res->mod_index);
+	p = put_str(p, ",\"existed\":", 11);
+	p = res->existed ? put_str(p, "true", 4) : put_str(p, "false", 5);
+	p = put_str(p, ",\"duplicate\":", 13);
+	p = res->duplicate ? put_str(p, "true", 4) : put_str(p, "false", 5);
+	p = put_str(p, "}\n", 2);
+	if (evbuffer_add(out, body, (size_t)(p - body)) != 0) {
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
-	evhttp_send_reply(req, 200, "OK", NULL);
+	send_reply(req, 200, "OK");
 }
 
 void
@@ -285,7 +322,7 @@ serve_get(struct node *n, struct evhttp_request *req, const uint8_t *key,
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	evhttp_send_reply(req, 200, "OK", NULL);
+	send_reply(req, 200, "OK");
 }
 
 /* Serves a listing by prefix from the local state machine. */
@@ -857,10 +894,12 @@ handle_status(struct node *n, struct evhttp_request *req)
 	json_object_set_new(obj, "peers", jp);
 	transport_server_stats(node_transport(n), &tss);
 	json_object_set_new(obj, "transport", json_pack("{s:I, s:I, s:I, s:I, "
-	    "s:I, s:I}", "received", (json_int_t)tss.received, "batches",
-	    (json_int_t)tss.batches, "held", (json_int_t)tss.held,
+	    "s:I, s:I, s:I, s:I}", "received", (json_int_t)tss.received,
+	    "batches", (json_int_t)tss.batches, "held", (json_int_t)tss.held,
 	    "hold_expired", (json_int_t)tss.hold_expired, "replied",
-	    (json_int_t)tss.replied, "rejected", (json_int_t)tss.rejected));
+	    (json_int_t)tss.replied, "rejected", (json_int_t)tss.rejected,
+	    "entries_encoded", (json_int_t)tss.entries_encoded,
+	    "entries_reused", (json_int_t)tss.entries_reused));
 	reply_json(req, 200, "OK", obj);
 }
 

@@ -164,6 +164,7 @@ struct transport {
 
 	struct route_binding bindings[RAFT_MSG_TYPE_MAX + 1];
 	struct transport_server_stats server;
+	struct wire_cache *wcache;	/* entries encoded, by index */
 	bool		 unbound;	/* transport_unbind(): hold nothing */
 	struct warn_slot server_warn[REJECT_MAX + 1];
 };
@@ -278,7 +279,9 @@ transport_new(struct event_base *base, struct evdns_base *dns,
 		    cfg->backoff_max_ms, cfg->max_queue, cfg->hold_ms);
 		return -EINVAL;
 	}
-	if ((t = calloc(1, sizeof(*t))) == NULL) {
+	if ((t = calloc(1, sizeof(*t))) == NULL ||
+	    (t->wcache = wire_cache_new()) == NULL) {
+		free(t);
 		snprintf(err, errlen, "transport: out of memory");
 		return -ENOMEM;
 	}
@@ -390,6 +393,7 @@ transport_free(struct transport *t)
 	for (i = 0; i < t->n_peers; i++)
 		peer_free(t->peers[i]);
 	free(t->peers);
+	wire_cache_free(t->wcache);
 	free(t);
 }
 
@@ -1041,7 +1045,7 @@ transport_send(struct transport *t, const struct raft_msg *m)
 		rc = -ENOMEM;
 		goto fail;
 	}
-	if ((rc = wire_encode(m, om->body, &werr)) != 0) {
+	if ((rc = wire_encode_cached(m, om->body, t->wcache, &werr)) != 0) {
 		log_error(t->lg, "transport: cannot encode %s to %" PRIu64
 		    ": %s", raft_msg_type_name(m->type), m->to, werr.text);
 		goto fail;
@@ -1382,5 +1386,10 @@ void
 transport_server_stats(const struct transport *t,
     struct transport_server_stats *out)
 {
+	struct wire_cache_stats ws;
+
+	wire_cache_get_stats(t->wcache, &ws);
 	*out = t->server;
+	out->entries_encoded = ws.encoded;
+	out->entries_reused = ws.reused;
 }

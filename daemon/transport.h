@@ -109,6 +109,10 @@ struct transport_server_stats {
 	uint64_t	 rejected;	/* answered 4xx */
 	uint64_t	 warnings_suppressed;	/* rate-limited log lines, both
 						   directions */
+	/* Sending: AppendEntries entries encoded, and entries copied as
+	 * already encoded for another follower (struct wire_cache). */
+	uint64_t	 entries_encoded;
+	uint64_t	 entries_reused;
 };
 
 /*

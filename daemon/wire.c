@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "base64.h"
+#include "textfmt.h"
 #include "raft.h"
 #include "wire.h"
 
@@ -203,15 +204,6 @@ wire_fail(struct wire_error *err, int rc, enum wire_errcode code,
 /* ------------------------------------------------------------------ */
 /* Encoding.                                                          */
 
-/* Frees a body handed to an evbuffer by reference. */
-static void
-wire_body_free(const void *data, size_t len, void *extra)
-{
-	(void)len;
-	(void)extra;
-	free((void *)(uintptr_t)data);
-}
-
 /*
  * Checks the entries of an APPEND and returns the bytes their JSON takes
  * at most (in *need), so that the body is allocated once.
@@ -231,55 +223,211 @@ wire_check_entries(const struct raft_msg *m, size_t *need,
 		    "%" PRIu32 " entries but no array", m->n_entries);
 	for (i = 0; i < m->n_entries; i++) {
 		const struct raft_entry *ent = &m->entries[i];
+		int	 bad = 0;
 
-		snprintf(path, sizeof(path), "entries[%" PRIu32 "]", i);
+		b64 = base64_encoded_len(ent->len);
 		if (ent->type < 1 || ent->type > WIRE_ENTRY_TYPE_MAX)
+			bad = 1;
+		else if (ent->term > INT64_MAX || ent->index > INT64_MAX)
+			bad = 2;
+		else if (ent->len > 0 && ent->data == NULL)
+			bad = 3;
+		else if (b64 > SIZE_MAX / 2 - *need - 128)
+			bad = 4;
+		if (bad == 0) {
+			*need += 96 + b64;
+			continue;
+		}
+		/* The path is formatted only for an error: this loop runs
+		 * for every entry sent. */
+		snprintf(path, sizeof(path), "entries[%" PRIu32 "]", i);
+		switch (bad) {
+		case 1:
 			return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, path,
 			    "unknown entry type %u", ent->type);
-		if (ent->term > INT64_MAX || ent->index > INT64_MAX)
+		case 2:
 			return wire_fail(err, -ERANGE, WIRE_ERR_RANGE, path,
 			    "term or index above INT64_MAX");
-		if (ent->len > 0 && ent->data == NULL)
+		case 3:
 			return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, path,
 			    "%" PRIu32 " bytes but no data", ent->len);
-		b64 = base64_encoded_len(ent->len);
-		if (b64 > SIZE_MAX / 2 - *need - 128)
+		default:
 			return wire_fail(err, -E2BIG, WIRE_ERR_TOO_BIG, path,
 			    "message too large");
-		*need += 96 + b64;
+		}
 	}
 	return 0;
 }
 
+/* Appends the NUL-terminated s at p; returns the end. */
+static char *
+wire_put(char *p, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
+
 /*
- * Writes the entries array after the header object hdr (hlen bytes of
- * compact JSON ending in '}') into one buffer and hands it to out.  The
+ * The encoder's memory of entries it wrote: slot index % WIRE_CACHE_SLOTS
+ * holds the JSON of that entry, {"term":..,"index":..,"type":..,"data":..}.
+ * A leader sends each new entry to every follower, usually in spans that
+ * differ per follower (each is acknowledged at its own pace), so entries
+ * are remembered one by one, not as spans.
+ */
+#define WIRE_CACHE_SLOTS	1024u
+#define WIRE_CACHE_TEXT_MAX	4096u	/* longer entries are not kept */
+
+struct wire_cache_slot {
+	uint64_t	 index;
+	uint64_t	 term;
+	uint32_t	 len;		/* payload bytes, checked on a hit */
+	uint8_t		 type;
+	size_t		 text_len;	/* 0: empty */
+	size_t		 text_cap;
+	char		*text;
+};
+
+struct wire_cache {
+	struct wire_cache_slot slots[WIRE_CACHE_SLOTS];
+	struct wire_cache_stats stats;
+};
+
+struct wire_cache *
+wire_cache_new(void)
+{
+	return calloc(1, sizeof(struct wire_cache));
+}
+
+void
+wire_cache_free(struct wire_cache *c)
+{
+	size_t	 i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < WIRE_CACHE_SLOTS; i++)
+		free(c->slots[i].text);
+	free(c);
+}
+
+void
+wire_cache_get_stats(const struct wire_cache *c, struct wire_cache_stats *st)
+{
+	*st = c->stats;
+}
+
+/*
+ * The slot holding ent's JSON, or NULL.  An entry is named by its index
+ * and term: only the leader of a term creates entries of that term, and
+ * it never rewrites its own, so two entries with the same index and term
+ * are the same entry (type, length and bytes), whatever follower they go
+ * to.  The type and length are compared as well, as a cheap guard.
+ */
+static const struct wire_cache_slot *
+wire_cache_find(const struct wire_cache *c, const struct raft_entry *ent)
+{
+	const struct wire_cache_slot *sl = &c->slots[ent->index %
+	    WIRE_CACHE_SLOTS];
+
+	if (sl->text_len == 0 || sl->index != ent->index ||
+	    sl->term != ent->term || sl->len != ent->len ||
+	    sl->type != ent->type)
+		return NULL;
+	return sl;
+}
+
+/* Keeps the n bytes of text as ent's JSON, replacing the slot's entry. */
+static void
+wire_cache_keep(struct wire_cache *c, const struct raft_entry *ent,
+    const char *text, size_t n)
+{
+	struct wire_cache_slot *sl = &c->slots[ent->index % WIRE_CACHE_SLOTS];
+	char	*t;
+
+	if (n > WIRE_CACHE_TEXT_MAX)
+		return;
+	sl->text_len = 0;
+	if (sl->text_cap < n) {
+		if ((t = realloc(sl->text, n)) == NULL)
+			return;		/* only a cache: encode next time */
+		sl->text = t;
+		sl->text_cap = n;
+	}
+	memcpy(sl->text, text, n);
+	sl->index = ent->index;
+	sl->term = ent->term;
+	sl->len = ent->len;
+	sl->type = ent->type;
+	sl->text_len = n;
+}
+
+/* Frees a body handed to an evbuffer by reference. */
+static void
+wire_body_free(const void *data, size_t len, void *extra)
+{
+	(void)len;
+	(void)extra;
+	free((void *)(uintptr_t)data);
+}
+
+/* Writes ent's JSON at p; returns the end. */
+static char *
+wire_write_entry(char *p, const struct raft_entry *ent)
+{
+	p = wire_put(p, "{\"term\":");
+	p += textfmt_u64(p, ent->term);
+	p = wire_put(p, ",\"index\":");
+	p += textfmt_u64(p, ent->index);
+	p = wire_put(p, ",\"type\":\"");
+	p = wire_put(p, wire_entry_types[ent->type]);
+	p = wire_put(p, "\",\"data\":\"");
+	p += base64_encode(ent->len > 0 ? ent->data : (const uint8_t *)"",
+	    ent->len, p);
+	*p++ = '"';
+	*p++ = '}';
+	return p;
+}
+
+/*
+ * Writes the header object hdr (hlen bytes of compact JSON ending in '}')
+ * and then the entries array of m (need bytes at most, from
+ * wire_check_entries()) into one buffer, and hands it to out.  The
  * entries are written directly rather than through jansson: their JSON is
  * fixed (integers, constant names, base64 that needs no escaping), and
- * jansson's serialiser would scan every payload byte again.
+ * jansson's serialiser would scan every payload byte again.  With a cache
+ * c, an entry already written is copied, not encoded again.
  */
 static int
 wire_write_append(const struct raft_msg *m, const char *hdr, size_t hlen,
-    size_t need, struct evbuffer *out)
+    size_t need, struct wire_cache *c, struct evbuffer *out)
 {
-	char	*buf, *p;
+	const struct wire_cache_slot *sl;
+	char	*buf, *p, *start;
 	uint32_t i;
 
 	if ((buf = malloc(hlen + need)) == NULL)
 		return -ENOMEM;
 	memcpy(buf, hdr, hlen - 1);	/* without the closing brace */
-	p = buf + hlen - 1;
-	p += sprintf(p, ",\"entries\":[");
+	p = wire_put(buf + hlen - 1, ",\"entries\":[");
 	for (i = 0; i < m->n_entries; i++) {
 		const struct raft_entry *ent = &m->entries[i];
 
-		p += sprintf(p, "%s{\"term\":%" PRIu64 ",\"index\":%" PRIu64
-		    ",\"type\":\"%s\",\"data\":\"", i > 0 ? "," : "",
-		    ent->term, ent->index, wire_entry_types[ent->type]);
-		p += base64_encode(ent->len > 0 ? ent->data :
-		    (const uint8_t *)"", ent->len, p);
-		*p++ = '"';
-		*p++ = '}';
+		if (i > 0)
+			*p++ = ',';
+		if (c == NULL) {
+			p = wire_write_entry(p, ent);
+		} else if ((sl = wire_cache_find(c, ent)) != NULL) {
+			memcpy(p, sl->text, sl->text_len);
+			p += sl->text_len;
+			c->stats.reused++;
+		} else {
+			start = p;
+			p = wire_write_entry(p, ent);
+			wire_cache_keep(c, ent, start, (size_t)(p - start));
+			c->stats.encoded++;
+		}
 	}
 	*p++ = ']';
 	*p++ = '}';
@@ -291,52 +439,67 @@ wire_write_append(const struct raft_msg *m, const char *hdr, size_t hlen,
 	return 0;
 }
 
+/* The most a header object takes: the fixed keys, then per field a key
+ * of at most 31 bytes and 20 digits. */
+#define WIRE_HEADER_MAX	(160 + WIRE_NFIELDS * (6 + 31 + 20))
+
 /*
- * Writes the header object of m into hdr (cap bytes): {"v":1,"type":...,
- * "cluster":...} and then the scalar fields of its type, in wire_fields
- * order, as jansson would write them.  Returns its length, or 0 with *err
- * filled if a field does not fit the wire.
+ * Writes the header object of m into hdr (WIRE_HEADER_MAX bytes at least):
+ * {"v":1,"type":...,"cluster":...} and then the scalar fields of its type,
+ * in wire_fields order, as jansson would write them (printf-free: this
+ * runs for every message).  Returns its length, or 0 with *err filled if
+ * a field does not fit the wire.
  */
 static size_t
 wire_write_header(const struct raft_msg *m, const char *route, char *hdr,
-    size_t cap, int *rc, struct wire_error *err)
+    int *rc, struct wire_error *err)
 {
-	size_t	 i, n;
+	static const char hex[] = "0123456789abcdef";
+	char	*p = hdr;
+	size_t	 i;
 	int	 k;
 
-	k = snprintf(hdr, cap, "{\"v\":%d,\"type\":\"%s\",\"cluster\":\"%016"
-	    PRIx64 "\"", WIRE_VERSION, route, m->cluster_id);
-	n = (size_t)k;
-	for (i = 0; i < WIRE_NFIELDS && n < cap; i++) {
+	if (strlen(route) > 64) {
+		*rc = wire_fail(err, -EINVAL, WIRE_ERR_TYPE, "type",
+		    "route name too long");
+		return 0;
+	}
+	p = wire_put(p, "{\"v\":");
+	p += textfmt_u64(p, WIRE_VERSION);
+	p = wire_put(p, ",\"type\":\"");
+	p = wire_put(p, route);
+	p = wire_put(p, "\",\"cluster\":\"");
+	for (k = 60; k >= 0; k -= 4)
+		*p++ = hex[(m->cluster_id >> k) & 0xf];
+	*p++ = '"';
+	for (i = 0; i < WIRE_NFIELDS; i++) {
 		const struct wire_field *f = &wire_fields[i];
-		const char *p = (const char *)m + f->offset;
+		const char *fp = (const char *)m + f->offset;
 		uint64_t v;
 
 		if ((f->types & TYPE_BIT(m->type)) == 0)
 			continue;
-		if (f->kind == WIRE_BOOL)
-			k = snprintf(hdr + n, cap - n, ",\"%s\":%s", f->name,
-			    *(const bool *)(const void *)p ? "true" : "false");
-		else {
-			v = *(const uint64_t *)(const void *)p;
-			if (v > INT64_MAX) {
-				*rc = wire_fail(err, -ERANGE, WIRE_ERR_RANGE,
-				    f->name, "value above INT64_MAX");
-				return 0;
-			}
-			k = snprintf(hdr + n, cap - n, ",\"%s\":%" PRIu64,
-			    f->name, v);
+		*p++ = ',';
+		*p++ = '"';
+		p = wire_put(p, f->name);
+		*p++ = '"';
+		*p++ = ':';
+		if (f->kind == WIRE_BOOL) {
+			p = wire_put(p, *(const bool *)(const void *)fp ?
+			    "true" : "false");
+			continue;
 		}
-		n += (size_t)k;
+		v = *(const uint64_t *)(const void *)fp;
+		if (v > INT64_MAX) {
+			*rc = wire_fail(err, -ERANGE, WIRE_ERR_RANGE, f->name,
+			    "value above INT64_MAX");
+			return 0;
+		}
+		p += textfmt_u64(p, v);
 	}
-	if (n + 2 > cap) {
-		*rc = wire_fail(err, -ENOMEM, WIRE_ERR_NOMEM, "",
-		    "cannot serialise the message header");
-		return 0;
-	}
-	hdr[n++] = '}';
-	hdr[n] = '\0';
-	return n;
+	*p++ = '}';
+	*p = '\0';
+	return (size_t)(p - hdr);
 }
 
 /* Appends the JSON encoding of m to out. */
@@ -344,7 +507,15 @@ int
 wire_encode(const struct raft_msg *m, struct evbuffer *out,
     struct wire_error *err)
 {
-	char	 hdr[1024];
+	return wire_encode_cached(m, out, NULL, err);
+}
+
+/* The same, sharing the entries section through c; see wire.h. */
+int
+wire_encode_cached(const struct raft_msg *m, struct evbuffer *out,
+    struct wire_cache *c, struct wire_error *err)
+{
+	char	 hdr[WIRE_HEADER_MAX];
 	size_t	 hlen, need = 0;
 	int	 rc = 0;
 	const char *route;
@@ -356,11 +527,10 @@ wire_encode(const struct raft_msg *m, struct evbuffer *out,
 	    (rc = wire_check_entries(m, &need, err)) != 0)
 		return rc;
 	/* The header is small and bounded: a few hundred bytes. */
-	if ((hlen = wire_write_header(m, route, hdr, sizeof(hdr), &rc,
-	    err)) == 0)
+	if ((hlen = wire_write_header(m, route, hdr, &rc, err)) == 0)
 		return rc;
 	if (m->type == RAFT_MSG_APPEND)
-		rc = wire_write_append(m, hdr, hlen, need, out);
+		rc = wire_write_append(m, hdr, hlen, need, c, out);
 	else
 		rc = evbuffer_add(out, hdr, hlen) == 0 ? 0 : -ENOMEM;
 	if (rc != 0)

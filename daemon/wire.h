@@ -89,6 +89,34 @@ int	 wire_encode(const struct raft_msg *m, struct evbuffer *out,
 	    struct wire_error *err);
 
 /*
+ * An encoder's memory of the entries it wrote, so that a leader sending
+ * the same entries to several followers base64-encodes each once and
+ * copies it after.  It keeps the JSON of the last WIRE_CACHE_SLOTS (1024)
+ * entries by index, each at most 4 KiB.  Owned by one event loop.
+ */
+struct wire_cache;
+
+struct wire_cache_stats {
+	uint64_t	 encoded;	/* entries encoded (and kept) */
+	uint64_t	 reused;	/* entries copied from the cache */
+};
+
+/* Returns a new empty cache, or NULL without memory. */
+struct wire_cache *wire_cache_new(void);
+/* Frees c.  NULL-safe. */
+void	 wire_cache_free(struct wire_cache *c);
+void	 wire_cache_get_stats(const struct wire_cache *c,
+	    struct wire_cache_stats *st);
+
+/*
+ * wire_encode(), but an APPEND entry that c holds (same index, term, type
+ * and length) is copied from it instead of encoded again, and the others
+ * are kept in it.  The bytes written are the same.  c may be NULL.
+ */
+int	 wire_encode_cached(const struct raft_msg *m, struct evbuffer *out,
+	    struct wire_cache *c, struct wire_error *err);
+
+/*
  * Decodes and validates len bytes of body (borrowed; no NUL needed) into
  * *out (caller-owned struct; on success it owns new memory, release it
  * with wire_msg_release()).  lim is borrowed.  Returns 0 or a negative

@@ -323,6 +323,140 @@ check_random(struct tap *t, uint64_t seed)
 	}
 }
 
+/* Encodes m through cache c into b and returns it as a string (freed by
+ * the caller), after checking it equals the uncached encoding. */
+static bool
+cached_equals_plain(const struct raft_msg *m, struct wire_cache *c,
+    struct evbuffer *b)
+{
+	char	*plain;
+	size_t	 len;
+	bool	 same;
+
+	if ((plain = encode_string(m, &len)) == NULL)
+		return false;
+	same = wire_encode_cached(m, b, c, NULL) == 0 &&
+	    evbuffer_get_length(b) == len &&
+	    memcmp(evbuffer_pullup(b, -1), plain, len) == 0;
+	evbuffer_drain(b, evbuffer_get_length(b));
+	free(plain);
+	return same;
+}
+
+/*
+ * The encoder's entry cache: an entry sent to another follower is copied
+ * from it, a different entry at the same index is encoded anew, and the
+ * bytes are always those the uncached encoder writes.
+ */
+static void
+check_cache(struct tap *t, uint64_t seed)
+{
+	struct raft_entry ents[8], copy[8], big;
+	struct raft_msg m, hb, part;
+	struct wire_cache *c = wire_cache_new();
+	struct wire_cache_stats st;
+	struct evbuffer *b = evbuffer_new(), *held = evbuffer_new();
+	uint8_t	 pool[4096], *large = calloc(1, 8192);
+	char	*plain;
+	size_t	 i, len;
+	uint32_t n;
+	int	 bad = 0;
+
+	for (i = 0; i < sizeof(pool); i++)
+		pool[i] = (uint8_t)next_rand(&seed);
+	do
+		random_msg(&seed, RAFT_MSG_APPEND, &m, ents, pool,
+		    sizeof(pool));
+	while (m.n_entries < 4);
+	n = m.n_entries;
+	m.to = 2;
+	ok(t, cached_equals_plain(&m, c, b), "new entries: the plain bytes");
+	m.to = 3;
+	ok(t, cached_equals_plain(&m, c, b), "the same entries to another "
+	    "follower: the plain bytes");
+	wire_cache_get_stats(c, &st);
+	ok(t, st.encoded == n && st.reused == n, "each encoded once, copied "
+	    "once (%" PRIu64 ", %" PRIu64 " of %" PRIu32 ")", st.encoded,
+	    st.reused, n);
+
+	/* Another follower's span: the last two, then one more. */
+	part = m;
+	part.prev_index = ents[n - 3].index;
+	part.prev_term = ents[n - 3].term;
+	memcpy(copy, ents + n - 2, 2 * sizeof(copy[0]));
+	copy[2] = copy[1];
+	copy[2].index++;
+	part.entries = copy;
+	part.n_entries = 3;
+	ok(t, cached_equals_plain(&part, c, b), "an overlapping span: the "
+	    "plain bytes");
+	wire_cache_get_stats(c, &st);
+	ok(t, st.encoded == n + 1 && st.reused == n + 2, "only the new entry "
+	    "is encoded (%" PRIu64 ", %" PRIu64 ")", st.encoded, st.reused);
+
+	/* The same indexes in a later term (a new leader's entries). */
+	memcpy(copy, ents, sizeof(copy));
+	m.entries = copy;
+	copy[n - 1].term++;
+	m.term = copy[n - 1].term;
+	ok(t, cached_equals_plain(&m, c, b), "another term at an index: the "
+	    "plain bytes");
+	/* A heartbeat has no entries: it neither uses nor fills the cache. */
+	hb = m;
+	hb.n_entries = 0;
+	hb.entries = NULL;
+	ok(t, cached_equals_plain(&hb, c, b), "a heartbeat: the plain bytes");
+	wire_cache_get_stats(c, &st);
+	ok(t, st.encoded == n + 2 && st.reused == 2 * n + 1, "a different "
+	    "entry at a cached index is encoded (%" PRIu64 ", %" PRIu64 ")",
+	    st.encoded, st.reused);
+
+	/* An entry too long to keep is encoded each time. */
+	big = copy[0];
+	big.index = 1000000;
+	big.len = 8000;
+	big.data = large;
+	part.prev_index = big.index - 1;
+	part.entries = &big;
+	part.n_entries = 1;
+	ok(t, cached_equals_plain(&part, c, b) &&
+	    cached_equals_plain(&part, c, b), "a long entry: the plain bytes");
+	wire_cache_get_stats(c, &st);
+	ok(t, st.encoded == n + 4 && st.reused == 2 * n + 1, "a long entry "
+	    "is not kept (%" PRIu64 ", %" PRIu64 ")", st.encoded, st.reused);
+
+	/* A body outlives the cache that encoded it. */
+	if (wire_encode_cached(&m, held, c, NULL) != 0)
+		bad++;
+	wire_cache_free(c);
+	if ((plain = encode_string(&m, &len)) == NULL ||
+	    evbuffer_get_length(held) != len ||
+	    memcmp(evbuffer_pullup(held, -1), plain, len) != 0)
+		bad++;
+	free(plain);
+	is_int(t, bad, 0, "a body outlives the cache that encoded it");
+
+	/* Random messages, each sent to one to three followers. */
+	c = wire_cache_new();
+	for (i = 0, bad = 0; i < 300; i++) {
+		unsigned k, copies = (unsigned)(next_rand(&seed) % 3) + 1;
+
+		random_msg(&seed, RAFT_MSG_APPEND, &m, ents, pool,
+		    sizeof(pool));
+		for (k = 0; k < copies; k++) {
+			m.to = k + 2;
+			if (!cached_equals_plain(&m, c, b))
+				bad++;
+		}
+	}
+	is_int(t, bad, 0, "300 random messages to 1-3 followers: the plain "
+	    "bytes");
+	wire_cache_free(c);
+	free(large);
+	evbuffer_free(held);
+	evbuffer_free(b);
+}
+
 /* Encoding refuses what the wire cannot carry. */
 static void
 check_encode_errors(struct tap *t)
@@ -654,6 +788,7 @@ main(int argc, char **argv)
 	check_random(&t, seed);
 	check_fast_mutations(&t, seed ^ 0x66617374);
 	check_batches(&t, seed ^ 0x6261746368);
+	check_cache(&t, seed ^ 0x6361636865);
 	check_encode_errors(&t);
 	check_limits(&t);
 	bench(&t);
