@@ -123,12 +123,16 @@ kv_record_hash(const void *key, size_t key_len, const void *value,
 	return hash64_final(&h);
 }
 
-/* Returns a stored node's contribution to the state hash. */
+/*
+ * Returns a stored node's contribution to the state hash: computed when the
+ * record was stored and kept as its tag, so that an overwrite hashes only
+ * the new record (a SipHash of the whole value, 2.5 % of a leader's
+ * instructions per write when it hashed both).
+ */
 static uint64_t
 kv_node_hash(const struct kvmap_node *n)
 {
-	return kv_record_hash(kvmap_node_key(n), n->key_len,
-	    kvmap_node_value(n), n->value_len, n->mod_index, n->create_index);
+	return n->tag;
 }
 
 /* Returns a session's or tombstone's contribution to the state hash. */
@@ -423,7 +427,7 @@ kv_execute(struct kv *kv, uint64_t index, const struct kvcmd *cmd,
     struct kv_result *res, char *err, size_t errlen)
 {
 	const struct kvmap_node	*n;
-	uint64_t		 cur_mod, old_hash = 0, create;
+	uint64_t		 cur_mod, old_hash = 0, new_hash, create;
 	int			 rc;
 
 	n = kvmap_find(&kv->map, cmd->key, cmd->key_len);
@@ -437,21 +441,24 @@ kv_execute(struct kv *kv, uint64_t index, const struct kvcmd *cmd,
 	switch (cmd->op) {
 	case KVCMD_PUT:
 		create = n != NULL ? n->create_index : index;
+		new_hash = kv_record_hash(cmd->key, cmd->key_len, cmd->value,
+		    cmd->value_len, index, create);
 		if (n != NULL && n->value_len == cmd->value_len) {
 			/* Same size: in place, no allocation, cannot fail. */
-			kvmap_overwrite(&kv->map, n, cmd->value, index);
+			kvmap_overwrite(&kv->map, n, cmd->value, index,
+			    new_hash);
 			rc = 0;
 		} else
 			rc = kvmap_put(&kv->map, cmd->key, cmd->key_len,
-			    cmd->value, cmd->value_len, index, create);
+			    cmd->value, cmd->value_len, index, create,
+			    new_hash);
 		if (rc != 0) {
 			errbuf_set(err, errlen, "kv: index %" PRIu64 ": cannot "
 			    "store a %zu-byte key and %zu-byte value: %s",
 			    index, cmd->key_len, cmd->value_len, strerror(-rc));
 			return rc;
 		}
-		kv->hash_sum += kv_record_hash(cmd->key, cmd->key_len,
-		    cmd->value, cmd->value_len, index, create) - old_hash;
+		kv->hash_sum += new_hash - old_hash;
 		kv_result_set(res, KV_OK, index, index, n != NULL);
 		return 0;
 	case KVCMD_DELETE:
@@ -929,7 +936,7 @@ kv_read_records(struct kv_reader *r, struct kv *kv,
     const struct kv_snap_header *h)
 {
 	unsigned char		*scratch = NULL, *prev = NULL;
-	uint64_t		 i, key_len, value_len, mod, create;
+	uint64_t		 i, key_len, value_len, mod, create, rh;
 	size_t			 len, scratch_cap = 0, prev_len = 0;
 	int			 rc = 0;
 
@@ -988,15 +995,16 @@ kv_read_records(struct kv_reader *r, struct kv *kv,
 			    "order", i);
 			goto out;
 		}
+		rh = kv_record_hash(scratch, (size_t)key_len, scratch + key_len,
+		    (size_t)value_len, mod, create);
 		rc = kvmap_put(&kv->map, scratch, (size_t)key_len,
-		    scratch + key_len, (size_t)value_len, mod, create);
+		    scratch + key_len, (size_t)value_len, mod, create, rh);
 		if (rc != 0) {
 			errbuf_set(r->err, r->errlen, "kv snapshot: record %"
 			    PRIu64 ": %s", i, strerror(-rc));
 			goto out;
 		}
-		kv->hash_sum += kv_record_hash(scratch, (size_t)key_len,
-		    scratch + key_len, (size_t)value_len, mod, create);
+		kv->hash_sum += rh;
 		memcpy(prev, scratch, (size_t)key_len);
 		prev_len = (size_t)key_len;
 	}

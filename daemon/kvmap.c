@@ -295,7 +295,7 @@ kvmap_insert(struct kvmap_node *n, struct kvmap_node *fresh,
 /* Inserts or replaces the record for key. */
 int
 kvmap_put(struct kvmap *m, const void *key, size_t key_len, const void *value,
-    size_t value_len, uint64_t mod_index, uint64_t create_index)
+    size_t value_len, uint64_t mod_index, uint64_t create_index, uint64_t tag)
 {
 	struct kvmap_node	*fresh, *old = NULL;
 	uint64_t		 h;
@@ -310,6 +310,7 @@ kvmap_put(struct kvmap *m, const void *key, size_t key_len, const void *value,
 		return -ENOMEM;
 	fresh->mod_index = mod_index;
 	fresh->create_index = create_index;
+	fresh->tag = tag;
 	fresh->key_len = (uint32_t)key_len;
 	fresh->value_len = (uint32_t)value_len;
 	if (key_len > 0)
@@ -392,7 +393,7 @@ kvmap_delete(struct kvmap *m, const void *key, size_t key_len)
 /* Overwrites a record's value in place; see kvmap.h. */
 void
 kvmap_overwrite(struct kvmap *m, const struct kvmap_node *n, const void *value,
-    uint64_t mod_index)
+    uint64_t mod_index, uint64_t tag)
 {
 	/* n is m's own node: the map, not the caller, owns it. */
 	struct kvmap_node *w = (struct kvmap_node *)(uintptr_t)n;
@@ -401,6 +402,7 @@ kvmap_overwrite(struct kvmap *m, const struct kvmap_node *n, const void *value,
 	if (w->value_len > 0)
 		memcpy(w->data + w->key_len, value, w->value_len);
 	w->mod_index = mod_index;
+	w->tag = tag;
 }
 
 /* Pushes a node on the iterator's stack. */

@@ -2,7 +2,7 @@
  * kvmap.h -- an ordered map of binary-safe byte strings (an AVL tree).
  *
  * Each record is one allocation: a small header followed by the key bytes
- * and the value bytes, so the per-key overhead is the header (48 bytes on
+ * and the value bytes, so the per-key overhead is the header (56 bytes on
  * LP64) plus the allocator's own, plus 16 to 32 bytes of hash index.  Keys
  * order by memcmp() over the common length, a shorter key first on a tie.
  * Insert and delete are O(log n); iteration walks in key order from any
@@ -29,6 +29,7 @@ struct kvmap_node {
 	struct kvmap_node	*right;
 	uint64_t		 mod_index;	/* log index of the last write */
 	uint64_t		 create_index;	/* log index of the creation */
+	uint64_t		 tag;		/* the caller's; kept, not read */
 	uint32_t		 key_len;
 	uint32_t		 value_len;
 	uint8_t			 height;	/* AVL height; a leaf is 1 */
@@ -95,22 +96,23 @@ int	 kvmap_key_cmp(const void *a, size_t alen, const void *b, size_t blen);
 const struct kvmap_node *kvmap_find(const struct kvmap *m, const void *key,
 	    size_t key_len);
 /*
- * Inserts or replaces the record for key, copying key and value.  Returns 0,
- * -EINVAL if a length does not fit in 32 bits, or -ENOMEM; on error the map
- * is unchanged.
+ * Inserts or replaces the record for key, copying key and value, with the
+ * caller's tag (kv.c keeps the record's state-hash term there).  Returns
+ * 0, -EINVAL if a length does not fit in 32 bits, or -ENOMEM; on error the
+ * map is unchanged.
  */
 int	 kvmap_put(struct kvmap *m, const void *key, size_t key_len,
 	    const void *value, size_t value_len, uint64_t mod_index,
-	    uint64_t create_index);
+	    uint64_t create_index, uint64_t tag);
 /* Removes and frees the record for key.  Returns 0 or -ENOENT. */
 int	 kvmap_delete(struct kvmap *m, const void *key, size_t key_len);
 /*
  * Overwrites the value of n, a record of m, with value_len bytes, which
- * must be n's value length, and sets its mod_index: in place, with no
- * allocation, so it cannot fail.  The node stays the same node.
+ * must be n's value length, and sets its mod_index and tag: in place, with
+ * no allocation, so it cannot fail.  The node stays the same node.
  */
 void	 kvmap_overwrite(struct kvmap *m, const struct kvmap_node *n,
-	    const void *value, uint64_t mod_index);
+	    const void *value, uint64_t mod_index, uint64_t tag);
 /*
  * Positions it before the first record whose key is >= key (or > key when
  * !inclusive).  A NULL key with key_len 0 starts at the smallest record.

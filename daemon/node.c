@@ -74,6 +74,9 @@ struct node {
 	const struct options *opt;
 	const struct logger *lg;
 	struct event_base *base;
+	/* request_timeout_ms as a libevent common timeout: every op's timer
+	 * has it, so they queue in O(1) instead of in the timer heap. */
+	const struct timeval *op_timeout;
 	struct evdns_base *dns;
 
 	struct vfs	*vfs;
@@ -248,19 +251,18 @@ on_op_timeout(evutil_socket_t fd, short what, void *arg)
 struct op *
 op_new(struct node *n, enum op_kind kind, struct evhttp_request *req)
 {
-	struct op	*op = xcalloc(1, sizeof(*op));
-	struct timeval	 tv;
+	/* The op and its timer in one allocation: one per request. */
+	struct op	*op = xcalloc(1, sizeof(*op) +
+			    event_get_struct_event_size());
 
 	op->kind = kind;
 	op->node = n;
 	op->req = req;
 	op->id = ++n->next_op_id;
-	op->timer = evtimer_new(n->base, on_op_timeout, op);
-	if (op->timer == NULL)
-		fatal(n->lg, "out of memory creating a request timer");
-	tv.tv_sec = (time_t)(n->opt->request_timeout_ms / 1000);
-	tv.tv_usec = (suseconds_t)(n->opt->request_timeout_ms % 1000) * 1000;
-	evtimer_add(op->timer, &tv);
+	op->timer = (struct event *)(void *)(op + 1);
+	if (event_assign(op->timer, n->base, -1, 0, on_op_timeout, op) != 0 ||
+	    event_add(op->timer, n->op_timeout) != 0)
+		fatal(n->lg, "cannot arm a request timer");
 	return op;
 }
 
@@ -269,8 +271,7 @@ op_free(struct op *op)
 {
 	if (op == NULL)
 		return;
-	if (op->timer != NULL)
-		event_free(op->timer);
+	event_del(op->timer);
 	free(op->key);
 	free(op->start_after);
 	free(op);
@@ -1542,6 +1543,11 @@ node_start(const struct options *o, struct event_base *base,
 			goto fail;
 		}
 	}
+	tv.tv_sec = (time_t)(o->request_timeout_ms / 1000);
+	tv.tv_usec = (suseconds_t)(o->request_timeout_ms % 1000) * 1000;
+	if ((n->op_timeout = event_base_init_common_timeout(base,
+	    &tv)) == NULL)
+		fatal(lg, "out of memory creating the request timeout");
 	if ((n->waiters_ev = evtimer_new(base, waiters_cb, n)) == NULL ||
 	    (n->snap_watch_ev = evtimer_new(base, on_snap_watch, n)) == NULL)
 		fatal(lg, "out of memory creating a timer");

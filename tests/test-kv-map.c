@@ -52,9 +52,9 @@ main(void)
 	is_int(&t, kvmap_delete(&m, "x", 1), -ENOENT, "delete on empty");
 
 	/* Binary keys: NUL bytes are data, and a prefix sorts first. */
-	is_int(&t, kvmap_put(&m, nul_a, 3, "1", 1, 1, 1), 0, "put a\\0b");
-	is_int(&t, kvmap_put(&m, nul_b, 2, "2", 1, 2, 2), 0, "put a\\0");
-	is_int(&t, kvmap_put(&m, "a", 1, "3", 1, 3, 3), 0, "put a");
+	is_int(&t, kvmap_put(&m, nul_a, 3, "1", 1, 1, 1, 0), 0, "put a\\0b");
+	is_int(&t, kvmap_put(&m, nul_b, 2, "2", 1, 2, 2, 0), 0, "put a\\0");
+	is_int(&t, kvmap_put(&m, "a", 1, "3", 1, 3, 3, 0), 0, "put a");
 	kvmap_iter_seek(&it, &m, NULL, 0, true);
 	n = kvmap_iter_next(&it);
 	ok(&t, n != NULL && n->key_len == 1, "a first");
@@ -66,7 +66,7 @@ main(void)
 	n = kvmap_find(&m, nul_b, 2);
 	ok(&t, n != NULL && n->value_len == 1 && kvmap_node_value(n)[0] == '2',
 	    "find a\\0 gives its own value");
-	is_int(&t, kvmap_put(&m, nul_b, 2, "longer value", 12, 4, 2), 0,
+	is_int(&t, kvmap_put(&m, nul_b, 2, "longer value", 12, 4, 2, 0), 0,
 	    "replace with a longer value");
 	n = kvmap_find(&m, nul_b, 2);
 	ok(&t, n != NULL && n->value_len == 12 && n->mod_index == 4 &&
@@ -87,10 +87,10 @@ main(void)
 			if (n != NULL && n->value_len == strlen(val) &&
 			    (op & 16) != 0) {
 				/* The same length: overwritten in place. */
-				kvmap_overwrite(&m, n, val, step + 1);
+				kvmap_overwrite(&m, n, val, step + 1, step + 1);
 				overwrites++;
 			} else if (kvmap_put(&m, key, klen, val, strlen(val),
-			    step + 1, 1) != 0)
+			    step + 1, 1, step + 1) != 0)
 				mismatches++;
 			if (present[k] == 0)
 				count++;
@@ -119,7 +119,8 @@ main(void)
 		klen = make_key(key, sizeof key, i);
 		n = kvmap_find(&m, key, klen);
 		if ((n != NULL) != (present[i] != 0) ||
-		    (n != NULL && n->mod_index + 1 != present[i]))
+		    (n != NULL && (n->mod_index + 1 != present[i] ||
+		    n->tag != n->mod_index)))	/* both puts tag step + 1 */
 			mismatches++;
 		else if (n != NULL) {
 			/* The value is the one the last put wrote. */
@@ -131,7 +132,7 @@ main(void)
 		}
 	}
 	is_int(&t, mismatches, 0, "every lookup matches the reference, value "
-	    "included");
+	    "and tag included");
 
 	/* Seeks: inclusive and exclusive, from every key of the space. */
 	mismatches = 0;
@@ -160,7 +161,7 @@ main(void)
 	    "  %zu slots, at most 3/4 full when they are in", m.n_slots);
 	for (i = 0; i < 100000; i++) {
 		klen = (size_t)snprintf(key, sizeof key, "%08u", i);
-		kvmap_put(&m, key, klen, "", 0, 1, 1);
+		kvmap_put(&m, key, klen, "", 0, 1, 1, 0);
 	}
 	is_int(&t, kvmap_check(&m), 0, "100000 sorted inserts: balanced");
 	is_u64(&t, m.n_slots, 262144, "and the index never had to grow");
