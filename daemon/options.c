@@ -85,7 +85,7 @@ static const struct opt opts[] = {
 	    OFF(idle_timeout_s), "60", 1, 86400, "SECONDS",
 	    "read and idle timeout of client connections" },
 	{ "max-inflight", "RAFTKV_MAX_INFLIGHT", OPT_U64, OFF(max_inflight),
-	    "4", 1, 1024, "N", "AppendEntries in flight per follower" },
+	    "1", 1, 1024, "N", "AppendEntries in flight per follower" },
 	{ "session-window", "RAFTKV_SESSION_WINDOW", OPT_U64,
 	    OFF(session_window), "100000", 100, UINT32_MAX, "INDEXES",
 	    "exactly-once sessions expire after this many log indexes idle" },

@@ -9,7 +9,7 @@
 
 rk_init limits
 rk_cluster 3 --election-timeout 300 --heartbeat-interval 30 \
-    --max-key-size 64 --max-value-size 1024
+    --max-key-size 64 --max-value-size 1024 --idle-timeout 2
 rk_start_all
 rk_wait_leader 10 || rk_bail "no leader"
 L=$RK_LEADER
@@ -167,6 +167,43 @@ rk_http PUT "$LU/v1/kv/k" --data-binary x -H 'X-Raftkv-Client-Id: 5'
 rk_code 400 "a client id without a seq: 400"
 rk_http PUT "$LU/v1/kv/k" --data-binary x -H 'X-Raftkv-Client-Id: 5' -H 'X-Raftkv-Seq: -3'
 rk_code 400 "a negative seq: 400"
+
+# ---- idle and slow clients: with --idle-timeout 2, a connection that sends
+# nothing, or only part of a request, is closed after about 2 s, so no
+# client holds a connection for ever by trickling; each wait is bounded.
+# idle_close PORT [BYTES]: seconds until the server closed, or "open".
+idle_close()
+{
+	python3 - "$1" "${2:-}" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=15)
+if sys.argv[2]:
+    s.sendall(sys.argv[2].encode())
+t0 = time.monotonic()
+try:
+    while s.recv(4096):
+        pass
+    print("%.1f" % (time.monotonic() - t0))
+except OSError:
+    print("open")
+PY
+}
+# in_window SECONDS: 0 if 1.5 <= SECONDS <= 8.
+in_window()
+{
+	awk -v t="$1" 'BEGIN { exit !(t ~ /^[0-9.]+$/ && t >= 1.5 && t <= 8) }'
+}
+t=$(idle_close "${RK_CPORT[$L]}")
+in_window "$t"
+rk_ok $? "a connection that sends nothing is closed after the idle timeout ($t s)"
+t=$(idle_close "${RK_CPORT[$L]}" $'PUT /v1/kv/slow HTTP/1.1\r\nHost: a\r\n')
+in_window "$t"
+rk_ok $? "a request that stops half-way through its headers is closed too ($t s)"
+t=$(idle_close "${RK_CPORT[$L]}" $'PUT /v1/kv/slow HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nabc')
+in_window "$t"
+rk_ok $? "so is one that stops half-way through its body ($t s)"
+rk_http GET "$LU/v1/kv/slow"
+rk_code 404 "... and nothing of those requests was written"
 
 # ---- afterwards, everything still works
 for n in 1 2 3; do
