@@ -204,6 +204,10 @@ wire_fail(struct wire_error *err, int rc, enum wire_errcode code,
 /* ------------------------------------------------------------------ */
 /* Encoding.                                                          */
 
+/* An entry's JSON besides its base64: {"term":N,"index":N,"type":"..",
+ * "data":""} with two 20-digit integers, and the comma before it. */
+#define WIRE_ENTRY_JSON_MAX	96
+
 /*
  * Checks the entries of an APPEND and returns the bytes their JSON takes
  * at most (in *need), so that the body is allocated once.
@@ -235,7 +239,7 @@ wire_check_entries(const struct raft_msg *m, size_t *need,
 		else if (b64 > SIZE_MAX / 2 - *need - 128)
 			bad = 4;
 		if (bad == 0) {
-			*need += 96 + b64;
+			*need += WIRE_ENTRY_JSON_MAX + b64;
 			continue;
 		}
 		/* The path is formatted only for an error: this loop runs
@@ -333,7 +337,9 @@ wire_cache_find(const struct wire_cache *c, const struct raft_entry *ent)
 
 	if (sl->text_len == 0 || sl->index != ent->index ||
 	    sl->term != ent->term || sl->len != ent->len ||
-	    sl->type != ent->type)
+	    sl->type != ent->type ||
+	    /* never more than wire_check_entries() made room for */
+	    sl->text_len > WIRE_ENTRY_JSON_MAX + base64_encoded_len(ent->len))
 		return NULL;
 	return sl;
 }
