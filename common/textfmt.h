@@ -12,10 +12,24 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <time.h>
 
 #define TEXTFMT_U64_MAX		20	/* digits of UINT64_MAX */
 #define TEXTFMT_HTTP_DATE_LEN	29	/* "Sun, 06 Nov 1994 08:49:37 GMT" */
+
+/*
+ * Copies the NUL-terminated s (without the NUL) to p and returns the end.
+ * Inline, so that the length of a literal is known where it is called.
+ */
+static inline char *
+textfmt_put(char *p, const char *s)
+{
+	size_t	 n = strlen(s);
+
+	memcpy(p, s, n);
+	return p + n;
+}
 
 /*
  * Writes v in decimal into dst (caller-owned, at least

@@ -223,14 +223,6 @@ api_op_failed(struct op *op, enum api_failure why)
 	op->req = NULL;
 }
 
-/* Appends the n bytes of s at p; returns the end. */
-static char *
-put_str(char *p, const char *s, size_t n)
-{
-	memcpy(p, s, n);
-	return p + n;
-}
-
 /*
  * The reply to every successful write, formatted without building a JSON
  * tree or calling printf: {"index":N,"mod_index":N,"existed":B,
@@ -242,15 +234,15 @@ reply_write_ok(struct evhttp_request *req, const struct kv_result *res)
 	struct evbuffer	*out = evhttp_request_get_output_buffer(req);
 	char		 body[128], *p = body;
 
-	p = put_str(p, "{\"index\":", 9);
+	p = textfmt_put(p, "{\"index\":");
 	p += textfmt_u64(p, res->index);
-	p = put_str(p, ",\"mod_index\":", 13);
+	p = textfmt_put(p, ",\"mod_index\":");
 	p += textfmt_u64(p, res->mod_index);
-	p = put_str(p, ",\"existed\":", 11);
-	p = res->existed ? put_str(p, "true", 4) : put_str(p, "false", 5);
-	p = put_str(p, ",\"duplicate\":", 13);
-	p = res->duplicate ? put_str(p, "true", 4) : put_str(p, "false", 5);
-	p = put_str(p, "}\n", 2);
+	p = textfmt_put(p, ",\"existed\":");
+	p = textfmt_put(p, res->existed ? "true" : "false");
+	p = textfmt_put(p, ",\"duplicate\":");
+	p = textfmt_put(p, res->duplicate ? "true" : "false");
+	p = textfmt_put(p, "}\n");
 	if (evbuffer_add(out, body, (size_t)(p - body)) != 0) {
 		evhttp_send_error(req, 500, "out of memory");
 		return;

@@ -107,8 +107,8 @@ size_t		 disk_pending(const struct disk *d);
  * Under load (the previous sync covered two jobs or two entries or
  * more), makes the worker wait us microseconds after the first job of a
  * batch before writing it, so that later jobs share its sync (0: never).
- * A single writer never waits.  Fewer syncs on a leader leave the disk, which the
- * nodes may share, to its followers' syncs.
+ * A single writer never waits.  Fewer syncs on a leader leave the disk,
+ * which the nodes may share, to its followers' syncs.
  */
 void		 disk_set_coalesce(struct disk *d, unsigned us);
 /*

@@ -351,17 +351,27 @@ peer_disconnect(struct peer *p)
 	p->stats.connected = 0;
 }
 
+/* Takes p's held request (NULL if none) off p and stops its timer. */
+static struct evhttp_request *
+peer_unhold(struct peer *p)
+{
+	struct evhttp_request *req = p->held;
+
+	if (req != NULL) {
+		p->held = NULL;
+		evtimer_del(p->hold_ev);
+	}
+	return req;
+}
+
 /* Answers p's held request, if any, with 204: no answer in it. */
 static void
 peer_release(struct peer *p)
 {
-	struct evhttp_request *req = p->held;
+	struct evhttp_request *req = peer_unhold(p);
 
-	if (req == NULL)
-		return;
-	p->held = NULL;
-	evtimer_del(p->hold_ev);
-	evhttp_send_reply(req, 204, "No Content", NULL);
+	if (req != NULL)
+		evhttp_send_reply(req, 204, "No Content", NULL);
 }
 
 /*
@@ -978,12 +988,10 @@ out:
 static void
 peer_answer(struct peer *p)
 {
-	struct evhttp_request *req = p->held;
+	struct evhttp_request *req = peer_unhold(p);
 	struct evbuffer *body = evhttp_request_get_output_buffer(req);
 	unsigned n;
 
-	p->held = NULL;
-	evtimer_del(p->hold_ev);
 	n = peer_take(p, body, WIRE_MAX_BATCH);
 	if (n == 1) {
 		evbuffer_prepend(body, "[", 1);

@@ -204,6 +204,18 @@ wire_fail(struct wire_error *err, int rc, enum wire_errcode code,
 /* ------------------------------------------------------------------ */
 /* Encoding.                                                          */
 
+/*
+ * Writes the path of entry i, "entries[i]", into path (cap bytes) and
+ * returns it.  The encoder calls it only on an error: formatting it for
+ * every entry sent cost 2.5 % of a leader's instructions.
+ */
+static const char *
+wire_entry_path(char *path, size_t cap, uint32_t i)
+{
+	snprintf(path, cap, "entries[%" PRIu32 "]", i);
+	return path;
+}
+
 /* An entry's JSON besides its base64: {"term":N,"index":N,"type":"..",
  * "data":""} with two 20-digit integers, and the comma before it. */
 #define WIRE_ENTRY_JSON_MAX	96
@@ -227,50 +239,27 @@ wire_check_entries(const struct raft_msg *m, size_t *need,
 		    "%" PRIu32 " entries but no array", m->n_entries);
 	for (i = 0; i < m->n_entries; i++) {
 		const struct raft_entry *ent = &m->entries[i];
-		int	 bad = 0;
 
-		b64 = base64_encoded_len(ent->len);
 		if (ent->type < 1 || ent->type > WIRE_ENTRY_TYPE_MAX)
-			bad = 1;
-		else if (ent->term > INT64_MAX || ent->index > INT64_MAX)
-			bad = 2;
-		else if (ent->len > 0 && ent->data == NULL)
-			bad = 3;
-		else if (b64 > SIZE_MAX / 2 - *need - 128)
-			bad = 4;
-		if (bad == 0) {
-			*need += WIRE_ENTRY_JSON_MAX + b64;
-			continue;
-		}
-		/* The path is formatted only for an error: this loop runs
-		 * for every entry sent. */
-		snprintf(path, sizeof(path), "entries[%" PRIu32 "]", i);
-		switch (bad) {
-		case 1:
-			return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, path,
+			return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES,
+			    wire_entry_path(path, sizeof(path), i),
 			    "unknown entry type %u", ent->type);
-		case 2:
-			return wire_fail(err, -ERANGE, WIRE_ERR_RANGE, path,
+		if (ent->term > INT64_MAX || ent->index > INT64_MAX)
+			return wire_fail(err, -ERANGE, WIRE_ERR_RANGE,
+			    wire_entry_path(path, sizeof(path), i),
 			    "term or index above INT64_MAX");
-		case 3:
-			return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES, path,
+		if (ent->len > 0 && ent->data == NULL)
+			return wire_fail(err, -EINVAL, WIRE_ERR_ENTRIES,
+			    wire_entry_path(path, sizeof(path), i),
 			    "%" PRIu32 " bytes but no data", ent->len);
-		default:
-			return wire_fail(err, -E2BIG, WIRE_ERR_TOO_BIG, path,
+		b64 = base64_encoded_len(ent->len);
+		if (b64 > SIZE_MAX / 2 - *need - 128)
+			return wire_fail(err, -E2BIG, WIRE_ERR_TOO_BIG,
+			    wire_entry_path(path, sizeof(path), i),
 			    "message too large");
-		}
+		*need += WIRE_ENTRY_JSON_MAX + b64;
 	}
 	return 0;
-}
-
-/* Appends the NUL-terminated s at p; returns the end. */
-static char *
-wire_put(char *p, const char *s)
-{
-	size_t	 n = strlen(s);
-
-	memcpy(p, s, n);
-	return p + n;
 }
 
 /*
@@ -382,13 +371,13 @@ wire_body_free(const void *data, size_t len, void *extra)
 static char *
 wire_write_entry(char *p, const struct raft_entry *ent)
 {
-	p = wire_put(p, "{\"term\":");
+	p = textfmt_put(p, "{\"term\":");
 	p += textfmt_u64(p, ent->term);
-	p = wire_put(p, ",\"index\":");
+	p = textfmt_put(p, ",\"index\":");
 	p += textfmt_u64(p, ent->index);
-	p = wire_put(p, ",\"type\":\"");
-	p = wire_put(p, wire_entry_types[ent->type]);
-	p = wire_put(p, "\",\"data\":\"");
+	p = textfmt_put(p, ",\"type\":\"");
+	p = textfmt_put(p, wire_entry_types[ent->type]);
+	p = textfmt_put(p, "\",\"data\":\"");
 	p += base64_encode(ent->len > 0 ? ent->data : (const uint8_t *)"",
 	    ent->len, p);
 	*p++ = '"';
@@ -416,7 +405,7 @@ wire_write_append(const struct raft_msg *m, const char *hdr, size_t hlen,
 	if ((buf = malloc(hlen + need)) == NULL)
 		return -ENOMEM;
 	memcpy(buf, hdr, hlen - 1);	/* without the closing brace */
-	p = wire_put(buf + hlen - 1, ",\"entries\":[");
+	p = textfmt_put(buf + hlen - 1, ",\"entries\":[");
 	for (i = 0; i < m->n_entries; i++) {
 		const struct raft_entry *ent = &m->entries[i];
 
@@ -470,11 +459,11 @@ wire_write_header(const struct raft_msg *m, const char *route, char *hdr,
 		    "route name too long");
 		return 0;
 	}
-	p = wire_put(p, "{\"v\":");
+	p = textfmt_put(p, "{\"v\":");
 	p += textfmt_u64(p, WIRE_VERSION);
-	p = wire_put(p, ",\"type\":\"");
-	p = wire_put(p, route);
-	p = wire_put(p, "\",\"cluster\":\"");
+	p = textfmt_put(p, ",\"type\":\"");
+	p = textfmt_put(p, route);
+	p = textfmt_put(p, "\",\"cluster\":\"");
 	for (k = 60; k >= 0; k -= 4)
 		*p++ = hex[(m->cluster_id >> k) & 0xf];
 	*p++ = '"';
@@ -487,11 +476,11 @@ wire_write_header(const struct raft_msg *m, const char *route, char *hdr,
 			continue;
 		*p++ = ',';
 		*p++ = '"';
-		p = wire_put(p, f->name);
+		p = textfmt_put(p, f->name);
 		*p++ = '"';
 		*p++ = ':';
 		if (f->kind == WIRE_BOOL) {
-			p = wire_put(p, *(const bool *)(const void *)fp ?
+			p = textfmt_put(p, *(const bool *)(const void *)fp ?
 			    "true" : "false");
 			continue;
 		}
@@ -666,7 +655,7 @@ wire_decode_entry(const json_t *jent, const struct raft_msg *m, uint32_t i,
 	size_t	 len, bad;
 	int	 rc, t;
 
-	snprintf(path, sizeof(path), "entries[%" PRIu32 "]", i);
+	wire_entry_path(path, sizeof(path), i);
 	if (!json_is_object(jent))
 		return wire_fail(err, -EINVAL, WIRE_ERR_FIELD, path,
 		    "not an object");
