@@ -30,6 +30,7 @@
 #include "node.h"
 #include "options.h"
 #include "pct.h"
+#include "sendnow.h"
 #include "storage.h"
 #include "textfmt.h"
 #include "transport.h"
@@ -211,11 +212,24 @@ static const struct {
 	    "not be made or read (see the node's log); retry" },
 };
 
+/*
+ * Replies to parked requests come from the node's Ready pass (or a
+ * timer); in the pass they are written at its end (sendnow.h).
+ */
+static void
+note_reply(struct op *op)
+{
+	if (op->req != NULL)
+		sendnow_note(node_sendnow(op->node),
+		    evhttp_request_get_connection(op->req));
+}
+
 void
 api_op_failed(struct op *op, enum api_failure why)
 {
 	if (op->req == NULL || stream_claim_read(op, false, why))
 		return;
+	note_reply(op);
 	if (op->kind == OP_WRITE)
 		add_u64_header(op->req, "X-Raftkv-Proposed-Index", op->index);
 	reply_error(op->req, failures[why].status, failures[why].code, "%s",
@@ -257,6 +271,7 @@ api_write_done(struct op *op, const struct kv_result *res)
 {
 	struct evhttp_request *req = op->req;
 
+	note_reply(op);
 	add_u64_header(req, "X-Raftkv-Index", res->index);
 	switch (res->status) {
 	case KV_OK:
@@ -368,6 +383,7 @@ api_read_ready(struct op *op)
 {
 	if (stream_claim_read(op, true, 0))
 		return;
+	note_reply(op);
 	if (op->kind == OP_GET)
 		serve_get(op->node, op->req, op->key, op->key_len);
 	else
@@ -892,6 +908,9 @@ handle_status(struct node *n, struct evhttp_request *req)
 	    (json_int_t)tss.replied, "rejected", (json_int_t)tss.rejected,
 	    "entries_encoded", (json_int_t)tss.entries_encoded,
 	    "entries_reused", (json_int_t)tss.entries_reused));
+	json_object_set_new(obj, "sendnow", json_pack("{s:I, s:I}", "sent",
+	    (json_int_t)node_sendnow(n)->sent, "left",
+	    (json_int_t)node_sendnow(n)->left));
 	reply_json(req, 200, "OK", obj);
 }
 

@@ -37,6 +37,7 @@
 #include "node.h"
 #include "options.h"
 #include "snapload.h"
+#include "sendnow.h"
 #include "snapxfer.h"
 #include "storage.h"
 #include "transport.h"
@@ -86,6 +87,8 @@ struct node {
 	struct kv	*kv;
 	struct transport *tr;
 	struct snapxfer	*xfer;
+	/* Replies and peer requests written at the end of a Ready pass. */
+	struct sendnow	 sendnow;
 	struct kv_config kv_cfg;
 	struct evhttp	*peer_http;
 	struct evhttp	*client_http;
@@ -1213,6 +1216,7 @@ on_ready(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (n->storage_failed)
 		return;
+	sendnow_open(&n->sendnow);
 	while (raft_has_ready(n->raft) && rounds++ < 64) {
 		if (raft_ready(n->raft, &rd) != 0)
 			fatal(n->lg, "out of memory in the Raft core");
@@ -1233,6 +1237,8 @@ on_ready(evutil_socket_t fd, short what, void *arg)
 		snapxfer_set_busy(n->xfer, false);
 	}
 	snapshot_maybe_start(n);
+	/* What this pass sent leaves now, not after another epoll_wait(). */
+	sendnow_flush(&n->sendnow);
 	if (raft_has_ready(n->raft))
 		kick(n);
 }
@@ -1519,6 +1525,7 @@ node_start(const struct options *o, struct event_base *base,
 	if ((rc = transport_new(base, dns, lg, &tc, on_peer_message, n, &n->tr,
 	    err, errlen)) != 0)
 		goto fail;
+	transport_set_sendnow(n->tr, &n->sendnow);
 	raft_get_status(n->raft, &n->status);
 	n->last_config_index = n->status.config_index;
 	sync_peers(n);
@@ -1670,6 +1677,7 @@ node_free(struct node *n)
 	storage_close(n->st);
 	vfs_free(n->vfs);
 	free(n->conns);
+	sendnow_free(&n->sendnow);
 	free(n);
 }
 
@@ -1736,6 +1744,12 @@ struct kv *
 node_kv(struct node *n)
 {
 	return n->kv;
+}
+
+struct sendnow *
+node_sendnow(struct node *n)
+{
+	return &n->sendnow;
 }
 
 const struct options *

@@ -127,6 +127,8 @@ const struct raft_status *node_raft_status(struct node *n);
 void	 node_get_info(struct node *n, struct node_info *info);
 struct raft	*node_raft(struct node *n);
 struct kv	*node_kv(struct node *n);
+/* Where the client API notes replies to write at the end of the pass. */
+struct sendnow *node_sendnow(struct node *n);
 const struct options *node_options(struct node *n);
 const struct logger *node_logger(struct node *n);
 struct transport *node_transport(struct node *n);

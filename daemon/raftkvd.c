@@ -20,6 +20,7 @@
 #include "options.h"
 #include "restore.h"
 #include "storage.h"
+#include "transport.h"
 #include "vfs.h"
 
 /* Exit statuses, documented in raftkvd(8). */
@@ -124,26 +125,6 @@ run_check(const struct logger *lg, int argc, char **argv)
 	return rc == -EBADMSG ? EXIT_CHECK_PROBLEMS : EXIT_RUNTIME;
 }
 
-/*
- * The event loop.  With epoll's change list, a socket's interest changes
- * within one loop iteration (evhttp turns reading and writing on and off
- * around every request) cost one epoll_ctl() at most, not one each.  The
- * change list mishandles dup()ed descriptors, which raftkvd never adds.
- */
-static struct event_base *
-new_event_base(void)
-{
-	struct event_config *cfg;
-	struct event_base *base;
-
-	if ((cfg = event_config_new()) == NULL)
-		return NULL;
-	event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	base = event_base_new_with_config(cfg);
-	event_config_free(cfg);
-	return base;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -189,7 +170,7 @@ main(int argc, char **argv)
 	event_set_log_callback(libevent_log);
 	if (evthread_use_pthreads() != 0)
 		fatal(&lg, "libevent has no pthreads support");
-	if ((base = new_event_base()) == NULL)
+	if ((base = transport_event_base_new()) == NULL)
 		fatal(&lg, "cannot create the event loop");
 	dns = evdns_base_new(base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);

@@ -149,6 +149,17 @@ void	 transport_unbind(struct transport *t);
 int	 transport_set_peer(struct transport *t, raft_id_t id, const char *url,
 	    char *err, size_t errlen);
 
+/* A new event base as raftkvd runs its loop (epoll's change list on). */
+struct event_base *transport_event_base_new(void);
+
+/*
+ * Requests sent and answers given while q is open are noted in it, to be
+ * written when the owner flushes it (sendnow.h).  q is borrowed; NULL
+ * stops it.
+ */
+struct sendnow;
+void	 transport_set_sendnow(struct transport *t, struct sendnow *q);
+
 /* Removes peer id, dropping its queue.  Returns 0 or -ENOENT. */
 int	 transport_remove_peer(struct transport *t, raft_id_t id);
 

@@ -277,6 +277,16 @@ for i in 1 2 3; do
 done
 before_keys=$(rk_status "$L" keys)
 
+# What a Ready pass sends (the leader's AppendEntries and client replies,
+# a follower's answers in the reply) is written at the end of that pass
+# (docs/protocol.md, "Sent at the end of a pass").
+for i in "$L" "$(rk_follower)"; do
+	rk_http GET "$(rk_url "$i")/v1/status"
+	rk_is "$(rk_json 'j["sendnow"]["sent"] > 0')" true \
+	    "node $i wrote what its Ready passes sent at their end"
+	rk_diag "sendnow: $(rk_json 'j["sendnow"]')"
+done
+
 # Sessions expire after --session-window (100) indexes without activity;
 # the concurrent writes above moved the log on by more than that.
 rk_http PUT "$(rk_url "$L")/v1/kv/oncecas?cas=0" --data-binary x "${H2[@]}"
