@@ -17,17 +17,14 @@
 void
 sendnow_open(struct sendnow *q)
 {
-	q->n = 0;
 	q->open = true;
 }
 
-void
-sendnow_note(struct sendnow *q, struct evhttp_connection *c)
+static void
+note(struct sendnow *q, struct evhttp_connection *c)
 {
 	size_t	 i;
 
-	if (q == NULL || !q->open || c == NULL)
-		return;
 	/* Once each: a flush can free a connection (Connection: close). */
 	for (i = 0; i < q->n; i++)
 		if (q->conns[i] == c)
@@ -37,6 +34,20 @@ sendnow_note(struct sendnow *q, struct evhttp_connection *c)
 		q->conns = xrealloc(q->conns, q->cap * sizeof(*q->conns));
 	}
 	q->conns[q->n++] = c;
+}
+
+void
+sendnow_note(struct sendnow *q, struct evhttp_connection *c)
+{
+	if (q != NULL && q->open && c != NULL)
+		note(q, c);
+}
+
+void
+sendnow_note_owned(struct sendnow *q, struct evhttp_connection *c)
+{
+	if (q != NULL && c != NULL)
+		note(q, c);
 }
 
 void

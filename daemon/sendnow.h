@@ -8,7 +8,9 @@
  * (the node opens it for one pass of its Ready loop, where no evhttp
  * callback is on the stack) and sendnow_flush() writes each one's output
  * to its socket there and then, telling evhttp the write is done when
- * all of it went.  What the socket does not take is left to evhttp.
+ * all of it went.  What the socket does not take is left to evhttp.  A
+ * connection its owner keeps track of (the transport's own connections
+ * to its peers) may also be noted outside the pass, for the next flush.
  *
  * Plain TCP only: a connection with a filter (TLS) underneath must not
  * be noted.
@@ -39,6 +41,11 @@ void	 sendnow_open(struct sendnow *q);
  * nothing unless q is open (q may be NULL).
  */
 void	 sendnow_note(struct sendnow *q, struct evhttp_connection *c);
+/*
+ * Notes c even while q is closed, for the next flush: for a connection
+ * whose owner forgets it (sendnow_forget) before freeing it.
+ */
+void	 sendnow_note_owned(struct sendnow *q, struct evhttp_connection *c);
 /* Drops c, which its owner is about to free (q may be NULL). */
 void	 sendnow_forget(struct sendnow *q, struct evhttp_connection *c);
 /* Writes every noted connection's output, then stops collecting. */

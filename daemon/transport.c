@@ -1006,7 +1006,7 @@ peer_pump(struct peer *p)
 	 * byte leaves.
 	 */
 	conn_set_nodelay(p->conn);
-	sendnow_note(p->t->sendnow, p->conn);
+	sendnow_note_owned(p->t->sendnow, p->conn);
 out:
 	p->stats.queued = p->queued;
 	p->stats.inflight = p->inflight_msgs > 0;

@@ -475,6 +475,17 @@ check_client(struct test *st)
 	ok(t, st->got_request, "client: the server got the request");
 	ok(t, r.status == 200 && r.len == SMALL_BODY && r.intact,
 	    "client: 200 with the body intact");
+
+	/* Noted as owned outside a pass, written by the next flush. */
+	sent = st->q.sent;
+	is_int(t, send_get(c, "/now", false, &r), 0,
+	    "client: a third request started outside a pass");
+	sendnow_note_owned(&st->q, c);
+	sendnow_open(&st->q);
+	sendnow_flush(&st->q);
+	is_u64(t, st->q.sent - sent, 1, "client: the next flush sends it");
+	ok(t, wait_for(st, &r.done) && r.status == 200,
+	    "client: its response arrives");
 	evhttp_connection_free(c);
 }
 
@@ -533,6 +544,20 @@ check_queue(struct test *st)
 	sendnow_note(&q, c[0]);
 	is_u64(t, q.n, 0, "queue: a note after the flush is ignored");
 
+	/* An owned connection is noted while closed and kept by open. */
+	sendnow_note_owned(&q, NULL);
+	sendnow_note_owned(&q, c[0]);
+	sendnow_note_owned(&q, c[0]);
+	is_u64(t, q.n, 1, "queue: an owned connection is noted while closed, "
+	    "once");
+	sendnow_open(&q);
+	is_u64(t, q.n, 1, "queue: opening keeps it");
+	sendnow_note(&q, c[0]);
+	is_u64(t, q.n, 1, "queue: and a note in the pass does not double it");
+	sendnow_flush(&q);
+	ok(t, q.n == 0 && q.left == 4, "queue: the next flush takes it "
+	    "(left %llu)", q.left);
+
 	/* Past the first allocation, and each once. */
 	sendnow_open(&q);
 	for (i = 0; i < MANY_CONNS; i++) {
@@ -552,7 +577,7 @@ check_queue(struct test *st)
 			n += q.conns[i] == c[j];
 	is_u64(t, n, MANY_CONNS / 2, "queue: the other half is kept");
 	sendnow_flush(&q);
-	ok(t, q.sent == 0 && q.left == 3 + MANY_CONNS / 2,
+	ok(t, q.sent == 0 && q.left == 4 + MANY_CONNS / 2,
 	    "queue: the rest flushed as left (left %llu)", q.left);
 	sendnow_open(&q);
 	sendnow_note(&q, c[0]);
