@@ -1006,7 +1006,9 @@ peer_pump(struct peer *p)
 	 * byte leaves.
 	 */
 	conn_set_nodelay(p->conn);
-	sendnow_note_owned(p->t->sendnow, p->conn);
+	/* A bufferevent of make_bev's (TLS) must be written through it. */
+	if (p->t->cfg.make_bev == NULL)
+		sendnow_note_owned(p->t->sendnow, p->conn);
 out:
 	p->stats.queued = p->queued;
 	p->stats.inflight = p->inflight_msgs > 0;
@@ -1030,7 +1032,8 @@ peer_answer(struct peer *p)
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
-	sendnow_note(p->t->sendnow, evhttp_request_get_connection(req));
+	if (p->t->cfg.make_bev == NULL)		/* plain TCP only */
+		sendnow_note(p->t->sendnow, evhttp_request_get_connection(req));
 	evhttp_send_reply(req, 200, "OK", NULL);
 	p->stats.sent += n;
 	p->t->server.replied += n;
