@@ -15,6 +15,7 @@
 #include "kv.h"
 #include "snapload.h"
 #include "storage.h"
+#include "xmalloc.h"
 
 struct disk {
 	struct event_base *base;
@@ -106,13 +107,14 @@ disk_job_free(struct disk_job *job)
 	free(job->entries);
 	free(job->arena);
 	free(job->after);
+	free(job->snap);
 	free(job);
 }
 
 /*
  * Installs a snapshot for job.  A local snapshot that cannot be installed
  * while the storage itself stays sound (a bad or stale file) is reported
- * in snap_error and is not a failure of the job.
+ * in snap->error and is not a failure of the job.
  */
 static int
 snap_job(struct storage *st, struct disk_job *job)
@@ -127,16 +129,16 @@ snap_job(struct storage *st, struct disk_job *job)
 	    sizeof(job->errmsg));
 	if (rc != 0) {
 		if (local && storage_get_state(st) == STORAGE_OK) {
-			job->snap_error = rc;
-			memcpy(job->snap_errmsg, job->errmsg,
-			    sizeof(job->snap_errmsg));
+			job->snap->error = rc;
+			memcpy(job->snap->errmsg, job->errmsg,
+			    sizeof(job->snap->errmsg));
 			job->errmsg[0] = '\0';
-			storage_snapshot_get_info(st, &job->snap_info);
+			storage_snapshot_get_info(st, &job->snap->info);
 			return 0;
 		}
 		return rc;
 	}
-	storage_snapshot_get_info(st, &job->snap_info);
+	storage_snapshot_get_info(st, &job->snap->info);
 	if (local) {
 		if (job->compact_upto > 0)
 			return storage_compact(st, job->compact_upto,
@@ -147,7 +149,7 @@ snap_job(struct storage *st, struct disk_job *job)
 	    sizeof(job->errmsg))) != 0)
 		return rc;
 	/* Nothing above the snapshot can be applied before this is done. */
-	return snapload_kv(job->snap_info.path, job->kv_cfg, &job->kv_out,
+	return snapload_kv(job->snap->info.path, job->kv_cfg, &job->kv_out,
 	    NULL, job->errmsg, sizeof(job->errmsg));
 }
 
@@ -315,6 +317,8 @@ disk_new(struct event_base *base, struct storage *st, disk_done_fn *done,
 void
 disk_submit(struct disk *d, struct disk_job *job)
 {
+	if (job->snap_op != DISK_SNAP_NONE && job->snap == NULL)
+		job->snap = xcalloc(1, sizeof(*job->snap));
 	job->next = NULL;
 	d->n_outstanding++;
 	d->last_submitted = job;

@@ -1024,19 +1024,19 @@ snapshot_local_done(struct node *n, struct disk_job *job)
 	int		 rc;
 
 	n->snap_job_pending = false;
-	if (job->snap_info.exists)
-		n->snap = job->snap_info;
+	if (job->snap->info.exists)
+		n->snap = job->snap->info;
 	if (job->error != 0)
 		return;		/* the storage failed: fail-stop follows */
-	if (job->snap_error == -ESTALE) {
+	if (job->snap->error == -ESTALE) {
 		/* A snapshot from the leader overtook it. */
 		log_info(n->lg, "snapshot at %" PRIu64 " not needed: %s",
-		    job->snap_index, job->snap_errmsg);
+		    job->snap_index, job->snap->errmsg);
 		waiters_schedule(n);
 		return;
 	}
-	if (job->snap_error != 0) {
-		snapshot_failed(n, job->snap_errmsg);
+	if (job->snap->error != 0) {
+		snapshot_failed(n, job->snap->errmsg);
 		return;
 	}
 	t0 = monotime_ns();
@@ -1073,7 +1073,7 @@ snapshot_received_done(struct node *n, struct disk_job *job)
 	snapxfer_set_busy(n->xfer, false);
 	if (job->error != 0)
 		return;		/* fail-stop follows */
-	n->snap = job->snap_info;
+	n->snap = job->snap->info;
 	kv_free(n->kv);
 	n->kv = job->kv_out;
 	job->kv_out = NULL;
