@@ -51,27 +51,6 @@ static bool	 stream_claim_read(struct op *op, bool ready,
 /* ------------------------------------------------------------------ */
 /* Replies.                                                            */
 
-/*
- * Sends the reply with a Date header from the loop's cached clock.
- * evhttp would add one itself, formatting it through gmtime_r() and
- * strftime(): about 5 % of the leader's instructions per write.
- */
-static void
-send_reply(struct evhttp_request *req, int code, const char *reason)
-{
-	struct evhttp_connection *conn = evhttp_request_get_connection(req);
-	struct timeval	 tv;
-	char		 date[TEXTFMT_HTTP_DATE_LEN + 1];
-
-	if (conn != NULL && event_base_gettimeofday_cached(
-	    evhttp_connection_get_base(conn), &tv) == 0) {
-		textfmt_http_date(date, tv.tv_sec);
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Date", date);
-	}
-	evhttp_send_reply(req, code, reason, NULL);
-}
-
 /* Sends a JSON body (stolen) with status code. */
 static void
 reply_json(struct evhttp_request *req, int code, const char *reason,
@@ -103,7 +82,7 @@ reply_json(struct evhttp_request *req, int code, const char *reason,
 		free(text);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
-	send_reply(req, code, reason);
+	transport_send_reply(req, code, reason);
 }
 
 /* Sends {"error": code, "message": ...} with an HTTP status. */
@@ -263,7 +242,7 @@ reply_write_ok(struct evhttp_request *req, const struct kv_result *res)
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
-	send_reply(req, 200, "OK");
+	transport_send_reply(req, 200, "OK");
 }
 
 void
@@ -329,7 +308,7 @@ serve_get(struct node *n, struct evhttp_request *req, const uint8_t *key,
 		evhttp_send_error(req, 500, "out of memory");
 		return;
 	}
-	send_reply(req, 200, "OK");
+	transport_send_reply(req, 200, "OK");
 }
 
 /* Serves a listing by prefix from the local state machine. */

@@ -48,6 +48,7 @@
 #include "monotime.h"
 #include "raft.h"
 #include "sendnow.h"
+#include "textfmt.h"
 #include "transport.h"
 #include "wire.h"
 
@@ -374,7 +375,7 @@ peer_release(struct peer *p)
 	struct evhttp_request *req = peer_unhold(p);
 
 	if (req != NULL)
-		evhttp_send_reply(req, 204, "No Content", NULL);
+		transport_send_reply(req, 204, "No Content");
 }
 
 /*
@@ -548,6 +549,27 @@ peer_retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Adds or updates a peer; see transport.h. */
+/*
+ * Sends req's reply with a Date header from the loop's cached clock:
+ * evhttp would format one itself through its own date function, 3,500
+ * instructions of the 35,000 a follower spends per write.
+ */
+void
+transport_send_reply(struct evhttp_request *req, int code, const char *reason)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct timeval	 tv;
+	char		 date[TEXTFMT_HTTP_DATE_LEN + 1];
+
+	if (conn != NULL && event_base_gettimeofday_cached(
+	    evhttp_connection_get_base(conn), &tv) == 0) {
+		textfmt_http_date(date, tv.tv_sec);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Date", date);
+	}
+	evhttp_send_reply(req, code, reason, NULL);
+}
+
 /*
  * The event loop of raftkvd (and of the tests that stand in for it).
  * With epoll's change list, a socket's interest changes within one loop
@@ -1034,7 +1056,7 @@ peer_answer(struct peer *p)
 	    "Content-Type", "application/json");
 	if (p->t->cfg.make_bev == NULL)		/* plain TCP only */
 		sendnow_note(p->t->sendnow, evhttp_request_get_connection(req));
-	evhttp_send_reply(req, 200, "OK", NULL);
+	transport_send_reply(req, 200, "OK");
 	p->stats.sent += n;
 	p->t->server.replied += n;
 }
@@ -1160,7 +1182,7 @@ server_reject(struct transport *t, struct evhttp_request *req,
 		free(text);
 	}
 	json_decref(body);
-	evhttp_send_reply(req, status, reject_info[why].reason, NULL);
+	transport_send_reply(req, status, reject_info[why].reason);
 }
 
 /* True if the Content-Type header names application/json. */
@@ -1284,7 +1306,7 @@ server_done(struct transport *t, struct evhttp_request *req, struct peer *p,
 	struct timeval tv;
 
 	if (p == NULL) {
-		evhttp_send_reply(req, 204, "No Content", NULL);
+		transport_send_reply(req, 204, "No Content");
 		return;
 	}
 	if (p->held != req)

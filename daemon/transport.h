@@ -149,6 +149,11 @@ void	 transport_unbind(struct transport *t);
 int	 transport_set_peer(struct transport *t, raft_id_t id, const char *url,
 	    char *err, size_t errlen);
 
+/* Sends req's reply (no body argument) with a Date header of our own. */
+struct evhttp_request;
+void	 transport_send_reply(struct evhttp_request *req, int code,
+	    const char *reason);
+
 /* A new event base as raftkvd runs its loop (epoll's change list on). */
 struct event_base *transport_event_base_new(void);
 
