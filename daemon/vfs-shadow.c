@@ -863,6 +863,48 @@ shadow_fsync_dir(struct vfs *v, const char *path)
 	return rc;
 }
 
+/*
+ * Directory changes happen under the lock, so that a directory sync's
+ * readdir() never runs beside one: readdir() may skip an entry renamed
+ * under it, and the mirrored generation would then hold the file under
+ * neither name, which no journaled filesystem does.
+ */
+static int
+shadow_rename(struct vfs *v, const char *from, const char *to)
+{
+	struct shadow	*s = v->impl;
+	int		 rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = vfs_posix_ops.rename(v, from, to);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+shadow_unlink(struct vfs *v, const char *path)
+{
+	struct shadow	*s = v->impl;
+	int		 rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = vfs_posix_ops.unlink(v, path);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+shadow_mkdir(struct vfs *v, const char *path, mode_t mode)
+{
+	struct shadow	*s = v->impl;
+	int		 rc;
+
+	pthread_mutex_lock(&s->lock);
+	rc = vfs_posix_ops.mkdir(v, path, mode);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 /* Frees a shadow vfs. */
 static void
 shadow_destroy(struct vfs *v)
@@ -1008,6 +1050,9 @@ vfs_shadow_new(const char *shadow_dir, struct vfs **out, char *err,
 	ops->fdatasync = shadow_fdatasync;
 	ops->fsync = shadow_fsync;
 	ops->ftruncate = shadow_ftruncate;
+	ops->rename = shadow_rename;
+	ops->unlink = shadow_unlink;
+	ops->mkdir = shadow_mkdir;
 	ops->fsync_dir = shadow_fsync_dir;
 	ops->destroy = shadow_destroy;
 	v->ops = ops;

@@ -1468,6 +1468,89 @@ test_shadow_foreign_writer(struct tap *t)
  * after a power loss the snapshot file held an older, deleted snapshot's
  * bytes and zeros where its trailer should be.
  */
+/* Renames one file back and forth until told to stop. */
+struct shadow_renamer {
+	struct vfs	*v;
+	char		 a[400], b[400];
+	volatile int	 stop;
+	int		 errors;
+};
+
+static void *
+shadow_renamer_run(void *arg)
+{
+	struct shadow_renamer *r = arg;
+	int	 i;
+
+	for (i = 0; i < 200000 && !r->stop; i++) {
+		if (vfs_rename(r->v, (i & 1) ? r->b : r->a,
+		    (i & 1) ? r->a : r->b) != 0)
+			r->errors++;
+	}
+	return NULL;
+}
+
+/*
+ * A directory sync while another thread renames a file in that directory
+ * (the storage's helper prepares segments while the loop thread renames
+ * one) must keep the file under its old name or its new one, as a
+ * journaled filesystem does.  Found by crash-storage (a segment renamed
+ * by a truncation was in neither generation of the shadow): the shadow
+ * read the real directory with readdir() while renames went on unlocked,
+ * and readdir() may skip an entry renamed under it.
+ */
+static void
+test_shadow_rename_race(struct tap *t)
+{
+	struct shadow_fx fx;
+	struct shadow_renamer r;
+	pthread_t	 th;
+	char		 sa[420], sb[420], buf[420];
+	struct stat	 st;
+	int		 fd, i, missing = 0, syncs = 0;
+
+	if (shadow_fx_init(t, &fx, "shrename") != 0)
+		return;
+	memset(&r, 0, sizeof(r));
+	r.v = fx.v;
+	snprintf(r.a, sizeof(r.a), "%s/seg-a", fx.real);
+	snprintf(r.b, sizeof(r.b), "%s/seg-b", fx.real);
+	snprintf(sa, sizeof(sa), "%s/seg-a", fx.shadow);
+	snprintf(sb, sizeof(sb), "%s/seg-b", fx.shadow);
+	/* Other entries around it, as in a data directory. */
+	for (i = 0; i < 40; i++) {
+		snprintf(buf, sizeof(buf), "%s/other-%02d", fx.real, i);
+		if ((fd = vfs_open(fx.v, buf, O_CREAT | O_RDWR, 0644)) >= 0)
+			vfs_close(fx.v, fd);
+	}
+	fd = vfs_open(fx.v, r.a, O_CREAT | O_RDWR, 0644);
+	ok(t, fd >= 0 && vfs_pwrite_all(fx.v, fd, "durable", 7, 0) == 0 &&
+	    vfs_fsync(fx.v, fd) == 0 && vfs_fsync_dir(fx.v, fx.real) == 0,
+	    "shadow rename race: a durable file");
+	if (fd >= 0)
+		vfs_close(fx.v, fd);
+	if (pthread_create(&th, NULL, shadow_renamer_run, &r) != 0) {
+		ok(t, 0, "shadow rename race: thread");
+		shadow_fx_done(&fx);
+		return;
+	}
+	for (i = 0; i < 300; i++) {
+		if (vfs_fsync_dir(fx.v, fx.real) != 0)
+			break;
+		syncs++;
+		if (stat(sa, &st) != 0 && stat(sb, &st) != 0)
+			missing++;
+	}
+	r.stop = 1;
+	pthread_join(th, NULL);
+	is_int(t, syncs, 300, "shadow rename race: 300 directory syncs");
+	is_int(t, r.errors, 0, "shadow rename race: every rename worked");
+	is_int(t, missing, 0, "shadow rename race: the file is under one of "
+	    "its names after every directory sync (missing %d times)",
+	    missing);
+	shadow_fx_done(&fx);
+}
+
 static void
 test_shadow_reused_inode(struct tap *t)
 {
@@ -1985,6 +2068,7 @@ main(void)
 	test_snapshot_verified(&t);
 	test_shadow_foreign_writer(&t);
 	test_shadow_reused_inode(&t);
+	test_shadow_rename_race(&t);
 	test_snapshot_rule(&t);
 	test_recycle(&t);
 	test_recycle_stale(&t);
