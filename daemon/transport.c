@@ -167,7 +167,7 @@ struct transport {
 	struct route_binding bindings[RAFT_MSG_TYPE_MAX + 1];
 	struct transport_server_stats server;
 	struct wire_cache *wcache;	/* entries encoded, by index */
-	struct sendnow *sendnow;	/* the owner's, or NULL */
+	struct sendnow *sendnow;	/* the owner's; NULL with make_bev */
 	bool		 unbound;	/* transport_unbind(): hold nothing */
 	struct warn_slot server_warn[REJECT_MAX + 1];
 };
@@ -548,7 +548,6 @@ peer_retry_cb(evutil_socket_t fd, short what, void *arg)
 	peer_pump(p);
 }
 
-/* Adds or updates a peer; see transport.h. */
 /*
  * Sends req's reply with a Date header from the loop's cached clock:
  * evhttp would format one itself through its own date function, 3,500
@@ -594,9 +593,11 @@ transport_event_base_new(void)
 void
 transport_set_sendnow(struct transport *t, struct sendnow *q)
 {
-	t->sendnow = q;
+	/* A bufferevent of make_bev's (TLS) must be written through it. */
+	t->sendnow = t->cfg.make_bev == NULL ? q : NULL;
 }
 
+/* Adds or updates a peer; see transport.h. */
 int
 transport_set_peer(struct transport *t, raft_id_t id, const char *url,
     char *err, size_t errlen)
@@ -1028,9 +1029,7 @@ peer_pump(struct peer *p)
 	 * byte leaves.
 	 */
 	conn_set_nodelay(p->conn);
-	/* A bufferevent of make_bev's (TLS) must be written through it. */
-	if (p->t->cfg.make_bev == NULL)
-		sendnow_note_owned(p->t->sendnow, p->conn);
+	sendnow_note_owned(p->t->sendnow, p->conn);
 out:
 	p->stats.queued = p->queued;
 	p->stats.inflight = p->inflight_msgs > 0;
@@ -1054,8 +1053,7 @@ peer_answer(struct peer *p)
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
-	if (p->t->cfg.make_bev == NULL)		/* plain TCP only */
-		sendnow_note(p->t->sendnow, evhttp_request_get_connection(req));
+	sendnow_note(p->t->sendnow, evhttp_request_get_connection(req));
 	transport_send_reply(req, 200, "OK");
 	p->stats.sent += n;
 	p->t->server.replied += n;

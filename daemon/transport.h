@@ -160,7 +160,8 @@ struct event_base *transport_event_base_new(void);
 /*
  * Requests sent and answers given while q is open are noted in it, to be
  * written when the owner flushes it (sendnow.h).  q is borrowed; NULL
- * stops it.
+ * stops it.  Ignored with make_bev: a TLS bufferevent is written through
+ * itself, never straight to its socket.
  */
 struct sendnow;
 void	 transport_set_sendnow(struct transport *t, struct sendnow *q);
