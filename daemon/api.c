@@ -825,6 +825,8 @@ handle_status(struct node *n, struct evhttp_request *req)
 	    "disk_syncs", (json_int_t)info.syncs,
 	    "fdatasyncs", (json_int_t)info.fdatasyncs,
 	    "entries_persisted", (json_int_t)info.entries_persisted);
+	json_object_set_new(obj, "lazy_syncs",
+	    json_integer((json_int_t)info.lazy_syncs));
 	json_object_set_new(obj, "read_rounds",
 	    json_integer((json_int_t)st->read_rounds));
 	json_object_set_new(obj, "reads_confirmed",
@@ -857,6 +859,7 @@ handle_status(struct node *n, struct evhttp_request *req)
 		    (json_int_t)(peers[i].ticks_since_heard *
 		    node_options(n)->tick_ms));
 
+		json_object_set_new(p, "spare", json_boolean(peers[i].spare));
 		if (peers[i].snapshotting)
 			json_object_set_new(p, "pending_snapshot", json_integer(
 			    (json_int_t)peers[i].pending_snapshot));

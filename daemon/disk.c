@@ -30,6 +30,11 @@ struct disk {
 
 	/* Under lock. */
 	unsigned	 coalesce_us;	/* see disk_set_coalesce() */
+	unsigned	 lazy_us;	/* see disk_set_lazy() */
+	bool		 hurry;		/* a job queued since the last batch
+					   was taken may not wait */
+	bool		 lazy_waiting;	/* the worker waits for lazy jobs */
+	uint64_t	 lazy_syncs;
 	size_t		 last_batch_jobs; /* jobs the last sync covered */
 	size_t		 last_batch_entries; /* and their entries */
 	struct disk_job	*todo_head, *todo_tail;
@@ -200,9 +205,27 @@ worker(void *arg)
 			while (!d->stopping && pthread_cond_timedwait(&d->cond,
 			    &d->lock, &ts) == 0)
 				;
+		} else if (d->lazy_us > 0 && !d->hurry && !d->stopping) {
+			/*
+			 * Only a spare's writes, which nothing waits on
+			 * promptly: let the next ones share their sync.
+			 */
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += (long)d->lazy_us * 1000;
+			ts.tv_sec += ts.tv_nsec / 1000000000;
+			ts.tv_nsec %= 1000000000;
+			d->lazy_waiting = true;
+			while (!d->stopping && !d->hurry &&
+			    pthread_cond_timedwait(&d->cond, &d->lock, &ts) == 0)
+				;
+			d->lazy_waiting = false;
+			d->lazy_syncs++;
 		}
 		batch = d->todo_head;
 		d->todo_head = d->todo_tail = NULL;
+		d->hurry = false;
 		d->last_batch_jobs = 0;
 		d->last_batch_entries = 0;
 		for (job = batch; job != NULL; job = job->next) {
@@ -328,6 +351,13 @@ disk_submit(struct disk *d, struct disk_job *job)
 	else
 		d->todo_head = job;
 	d->todo_tail = job;
+	if (!job->lazy)
+		d->hurry = true;
+	else if (d->lazy_waiting) {
+		/* It joins the batch when the wait ends: no wake-up needed. */
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
 	pthread_mutex_unlock(&d->lock);
 	/*
 	 * Signalled after the unlock: signalled under it, the worker wakes
@@ -366,6 +396,39 @@ disk_free(struct disk *d)
 	pthread_mutex_destroy(&d->lock);
 	pthread_cond_destroy(&d->cond);
 	free(d);
+}
+
+void
+disk_set_lazy(struct disk *d, unsigned us)
+{
+	pthread_mutex_lock(&d->lock);
+	d->lazy_us = us;
+	pthread_mutex_unlock(&d->lock);
+}
+
+void
+disk_hurry(struct disk *d)
+{
+	pthread_mutex_lock(&d->lock);
+	if (d->hurry || d->todo_head == NULL) {
+		/* Already hurried, or the jobs queued are being written. */
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	d->hurry = true;
+	pthread_mutex_unlock(&d->lock);
+	pthread_cond_signal(&d->cond);
+}
+
+uint64_t
+disk_lazy_syncs(struct disk *d)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&d->lock);
+	n = d->lazy_syncs;
+	pthread_mutex_unlock(&d->lock);
+	return n;
 }
 
 void

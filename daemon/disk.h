@@ -34,6 +34,7 @@ struct disk_job {
 	struct raft_entry *entries;	/* deep copy; data in arena */
 	size_t		 n_entries;
 	void		*arena;
+	bool		 lazy;		/* its sync may wait: see disk_set_lazy() */
 
 	/*
 	 * Snapshot work, done before hs and entries (docs/storage.md):
@@ -118,6 +119,20 @@ size_t		 disk_pending(const struct disk *d);
  * which the nodes may share, to its followers' syncs.
  */
 void		 disk_set_coalesce(struct disk *d, unsigned us);
+/*
+ * When every queued job is lazy (a spare follower's writes, struct
+ * raft_ready's lazy_sync), makes the worker wait up to us microseconds
+ * before writing and syncing them, so that later jobs share the sync
+ * (0: never).  A job that is not lazy, or disk_hurry(), ends the wait.
+ */
+void		 disk_set_lazy(struct disk *d, unsigned us);
+/*
+ * Ends a lazy wait at once: something that may not wait (a message held
+ * on a lazy job) depends on the jobs queued so far.
+ */
+void		 disk_hurry(struct disk *d);
+/* How many syncs waited for lazy jobs so far (for status). */
+uint64_t	 disk_lazy_syncs(struct disk *d);
 /*
  * Waits for every submitted job to be written, hands them back, then
  * stops the worker and frees d.  NULL is fine.

@@ -613,6 +613,7 @@ handle_ready(struct node *n, struct raft_ready *rd)
 		    rd->entries, rd->n_entries);
 		if (job == NULL)
 			fatal(n->lg, "out of memory queueing a disk write");
+		job->lazy = rd->lazy_sync;
 		n->commit_to_record = 0;
 	}
 	if (rd->install_snapshot) {
@@ -641,6 +642,9 @@ handle_ready(struct node *n, struct raft_ready *rd)
 				log_warn(n->lg, "out of memory: dropped a "
 				    "response");
 		}
+		/* An answer that may not wait must not wait on a spare's. */
+		if (hold != NULL && hold != job && !rd->lazy_sync)
+			disk_hurry(n->disk);
 	}
 	if (job != NULL)
 		disk_submit(n->disk, job);
@@ -1465,6 +1469,7 @@ node_start(const struct options *o, struct event_base *base,
 	if (rc_cfg.heartbeat_ticks == 0)
 		rc_cfg.heartbeat_ticks = 1;
 	rc_cfg.max_inflight = (uint32_t)o->max_inflight;
+	rc_cfg.lazy_spares = o->spare_sync_delay_us > 0;
 	/* The largest command must fit one entry: value, key and header. */
 	if (o->max_value_size + o->max_key_size + KVCMD_MAX_OVERHEAD >
 	    rc_cfg.max_msg_bytes)
@@ -1564,6 +1569,7 @@ node_start(const struct options *o, struct event_base *base,
 		    strerror(-rc));
 		goto fail;
 	}
+	disk_set_lazy(n->disk, (unsigned)o->spare_sync_delay_us);
 
 	n->peer_http = evhttp_new(base);
 	n->client_http = evhttp_new(base);
@@ -1709,6 +1715,7 @@ node_get_info(struct node *n, struct node_info *info)
 	info->reads_served = n->reads_served;
 	info->syncs = n->syncs;
 	info->fdatasyncs = storage_syncs(n->st);
+	info->lazy_syncs = disk_lazy_syncs(n->disk);
 	info->entries_persisted = n->entries_persisted;
 	{
 		struct snapxfer_stats xs;

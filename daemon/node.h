@@ -84,6 +84,7 @@ struct node_info {
 	uint64_t	 syncs;		/* disk jobs completed (a batch of
 					   jobs shares one fdatasync) */
 	uint64_t	 fdatasyncs;	/* sync calls made: vfs_syncs() */
+	uint64_t	 lazy_syncs;	/* syncs a spare deferred */
 	uint64_t	 entries_persisted;
 
 	/* Snapshots and compaction (issue #9). */

@@ -111,6 +111,11 @@ static const struct opt opts[] = {
 	    OFF(leader_sync_delay_us), "0", 0, 100000, "US",
 	    "as leader, wait this long after a write before syncing it, so "
 	    "that more writes share one fdatasync" },
+	{ "spare-sync-delay", "RAFTKV_SPARE_SYNC_DELAY_US", OPT_U64,
+	    OFF(spare_sync_delay_us), "1000", 0, 100000, "US",
+	    "as leader, let the followers a commit does not need defer their "
+	    "syncs; as such a spare follower, wait up to this long before "
+	    "syncing, so that more writes share one fdatasync (0: off)" },
 	{ "test-vfs", "RAFTKV_TEST_VFS", OPT_STR, OFF(test_vfs), NULL, 0, 0,
 	    "SPEC", "test only: the storage I/O layer, e.g. shadow:DIR" },
 	{ "help", NULL, OPT_FLAG_HELP, 0, NULL, 0, 0, NULL,

@@ -42,6 +42,7 @@ struct options {
 	uint64_t	 snapshot_keep;		/* trailing entries kept */
 	uint64_t	 snapshot_chunk;	/* bytes per transfer request */
 	uint64_t	 leader_sync_delay_us;	/* disk_set_coalesce() */
+	uint64_t	 spare_sync_delay_us;	/* disk_set_lazy(); 0: no spares */
 	char		*test_vfs;		/* owned; test-only I/O layer */
 };
 

@@ -73,6 +73,11 @@ struct raft {
 	raft_index_t		 commit;
 	bool			 hs_dirty;
 	bool			 commit_dirty;
+	/*
+	 * Since the last Ready, something other than a lazy APPEND came in:
+	 * the next batch is not lazy_sync.
+	 */
+	bool			 sync_urgent;
 
 	/*
 	 * The in-memory log: ents[i] has index log_offset + i.  It may start
@@ -786,6 +791,43 @@ send_snapshot(struct raft *r, struct progress *p)
 	    r->snapshot_index);
 }
 
+/*
+ * Whether the leader can count on p to answer promptly: a voter in the
+ * replicating state, sent everything committed (not catching up), not
+ * waiting for a snapshot, heard from within two heartbeat intervals.
+ */
+static bool
+peer_healthy(const struct raft *r, const struct progress *p)
+{
+	return p->voter && p->replicating && !p->snapshotting &&
+	    p->next > r->commit &&
+	    p->ticks_since_heard <= 2 * r->cfg.heartbeat_ticks;
+}
+
+/*
+ * Whether p is a spare (cfg.lazy_spares): at least as many healthy voters
+ * with lower ids as a commit needs answers from followers.  Commits then
+ * never wait on p, and its APPENDs carry lazy.  The choice depends only on
+ * ids and health, so it holds still while the cluster does.
+ */
+static bool
+peer_is_spare(const struct raft *r, const struct progress *p)
+{
+	uint32_t need, ahead = 0;
+	size_t	 i;
+
+	if (!r->cfg.lazy_spares || !p->voter)
+		return false;
+	need = quorum(r) - (self_is_voter(r) ? 1 : 0);
+	for (i = 0; i < r->n_peers && ahead < need; i++) {
+		const struct progress *q = &r->peers[i];
+
+		if (q != p && q->id < p->id && peer_healthy(r, q))
+			ahead++;
+	}
+	return ahead >= need;
+}
+
 /* Sends p the entries it lacks, within flow control.  Leader only. */
 static void
 send_append(struct raft *r, struct progress *p)
@@ -820,6 +862,7 @@ send_append(struct raft *r, struct progress *p)
 	m.prev_index = p->next - 1;
 	m.prev_term = raft_term_at(r, m.prev_index);
 	m.commit = r->commit;
+	m.lazy = peer_is_spare(r, p);
 	stamp_seq(r, &m);
 	if (n > 0) {
 		m.entries = copy_entries(r, p->next, n);
@@ -860,6 +903,8 @@ send_heartbeat(struct raft *r, struct progress *p)
 		m.prev_index = r->log_offset - 1;
 	m.prev_term = raft_term_at(r, m.prev_index);
 	m.commit = r->commit;
+	/* Marked like its APPENDs: a heartbeat must not hurry a spare. */
+	m.lazy = peer_is_spare(r, p);
 	stamp_seq(r, &m);
 	(void)send_msg(r, &m, false);
 }
@@ -1563,6 +1608,8 @@ raft_step(struct raft *r, const struct raft_msg *m)
 		trace(r, RAFT_TRACE_WARN, why, m->from, m->type);
 		return -RAFT_EINVAL;
 	}
+	if (m->type != RAFT_MSG_APPEND || !m->lazy)
+		r->sync_urgent = true;
 	if (m->type == RAFT_MSG_SNAPSHOT &&
 	    (rc = check_cluster(m->snap_cluster)) != 0) {
 		trace(r, RAFT_TRACE_WARN, rc == -RAFT_ENOMEM ?
@@ -1808,6 +1855,8 @@ raft_ready(struct raft *r, struct raft_ready *rd)
 	}
 	rd->reads = r->ready_reads;
 	rd->n_reads = r->n_ready_reads;
+	rd->lazy_sync = r->role == RAFT_FOLLOWER && !r->sync_urgent &&
+	    !rd->hs_changed && !rd->install_snapshot;
 	return 0;
 }
 
@@ -1819,6 +1868,7 @@ raft_advance(struct raft *r, struct raft_ready *rd)
 	if (rd->hs_changed)
 		r->hs_dirty = false;
 	r->commit_dirty = false;
+	r->sync_urgent = false;
 	if (r->unstable_from <= r->handed_entries_to)
 		r->unstable_from = r->handed_entries_to + 1;
 	for (i = 0; i < r->out.n; i++)
@@ -2068,6 +2118,7 @@ raft_get_peers(const struct raft *r, struct raft_peer_status *out, size_t cap)
 		out[i].pending_snapshot = r->peers[i].pending_snapshot;
 		out[i].inflight = r->peers[i].inflight;
 		out[i].ticks_since_heard = r->peers[i].ticks_since_heard;
+		out[i].spare = peer_is_spare(r, &r->peers[i]);
 	}
 	return i;
 }

@@ -163,6 +163,15 @@ struct raft_msg {
 	uint64_t	 seq;
 
 	/*
+	 * APPEND: the leader does not wait on this follower to commit (it is
+	 * a spare: enough others answer promptly, see raft_config's
+	 * lazy_spares), so the follower may defer syncing what this message
+	 * makes it write, to share one sync with later messages.  It still
+	 * answers only once that is durable.
+	 */
+	bool		 lazy;
+
+	/*
 	 * APPEND_RESP.  On success, match_index is the last index the follower
 	 * now holds durably from this message.  On reject, prev_index echoes
 	 * the rejected prev_index, and hint_index/hint_term tell the leader
@@ -216,6 +225,17 @@ struct raft_config {
 
 	bool		 prevote;		/* default true */
 	bool		 check_quorum;		/* default true */
+
+	/*
+	 * As leader, mark the followers beyond those a commit needs as
+	 * spares (default false): APPENDs to them carry lazy.  The followers
+	 * that commits wait on are the healthy voters (replicating, sent
+	 * everything committed, not receiving a snapshot, heard from within
+	 * two heartbeat intervals) with the lowest ids; a spare takes over
+	 * when one of them stops being healthy.  Until then, a spare's
+	 * deferred answers bound how long a commit can wait.
+	 */
+	bool		 lazy_spares;
 
 	/*
 	 * Randomness for election timeouts: returns a uniformly random 64-bit
@@ -351,6 +371,16 @@ struct raft_ready {
 	size_t			 n_reads;
 
 	/*
+	 * Nothing waits promptly on this batch's durability: a follower's
+	 * batch that only lazy APPENDs produced (no term or vote change, no
+	 * snapshot install).  The caller may hold its sync back, up to a
+	 * bound it chooses, to share it with later batches.  A later batch
+	 * without lazy_sync, or msgs_after_persist held on a deferred
+	 * batch, ends the wait.
+	 */
+	bool			 lazy_sync;
+
+	/*
 	 * A snapshot received from the leader is to be installed: the file
 	 * stepped in as a RAFT_MSG_SNAPSHOT with this snapshot_index and
 	 * snapshot_term.  That is usually the last one stepped in, but not
@@ -473,6 +503,7 @@ struct raft_peer_status {
 	raft_index_t	 pending_snapshot;	/* its index, when snapshotting */
 	uint32_t	 inflight;
 	unsigned	 ticks_since_heard;
+	bool		 spare;		/* its APPENDs carry lazy */
 };
 
 /*

@@ -80,6 +80,8 @@ static const struct wire_field wire_fields[] = {
 	    TYPE_BIT(RAFT_MSG_APPEND) },
 	{ "seq", WIRE_U64, offsetof(struct raft_msg, seq),
 	    TYPE_BIT(RAFT_MSG_APPEND) | TYPE_BIT(RAFT_MSG_APPEND_RESP) },
+	{ "lazy", WIRE_BOOL, offsetof(struct raft_msg, lazy),
+	    TYPE_BIT(RAFT_MSG_APPEND) },
 	{ "match_index", WIRE_U64, offsetof(struct raft_msg, match_index),
 	    TYPE_BIT(RAFT_MSG_APPEND_RESP) },
 	{ "hint_index", WIRE_U64, offsetof(struct raft_msg, hint_index),
@@ -440,7 +442,7 @@ wire_write_append(const struct raft_msg *m, const char *hdr, size_t hlen,
 
 /*
  * Writes the header object of m into hdr (WIRE_HEADER_MAX bytes at least):
- * {"v":1,"type":...,"cluster":...} and then the scalar fields of its type,
+ * {"v":2,"type":...,"cluster":...} and then the scalar fields of its type,
  * in wire_fields order, as jansson would write them (printf-free: this
  * runs for every message).  Returns its length, or 0 with *err filled if
  * a field does not fit the wire.

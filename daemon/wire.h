@@ -25,7 +25,7 @@
 
 struct evbuffer;
 
-#define WIRE_VERSION		1
+#define WIRE_VERSION		2
 #define WIRE_MAX_BODY_DEFAULT	(16u * 1024 * 1024)
 #define WIRE_MAX_ENTRIES_DEFAULT 4096u
 

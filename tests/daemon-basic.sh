@@ -287,6 +287,20 @@ for i in "$L" "$(rk_follower)"; do
 	rk_diag "sendnow: $(rk_json 'j["sendnow"]')"
 done
 
+# Spares (docs/raft-core.md, "Spare followers"): the leader waits on the
+# follower with the lower id and lets the other defer its syncs.
+rk_http GET "$(rk_url "$L")/v1/status"
+rk_is "$(rk_json '[p["id"] for p in j["peers"] if p["spare"]] == [max(p["id"] for p in j["peers"])]')" true \
+    "the leader marks its higher-id follower, and only that one, a spare"
+spare=$(rk_json '[p["id"] for p in j["peers"] if p["spare"]][0]')
+rk_diag "peers: $(rk_json '[(p["id"], p["spare"]) for p in j["peers"]]')"
+rk_http GET "$(rk_url "$spare")/v1/status"
+rk_is "$(rk_json 'j["lazy_syncs"] > 0')" true \
+    "the spare (node $spare) deferred syncs to share them"
+rk_diag "node $spare: lazy_syncs $(rk_json 'j["lazy_syncs"]'), fdatasyncs $(rk_json 'j["fdatasyncs"]')"
+rk_http GET "$(rk_url "$L")/v1/status"
+rk_is "$(rk_json 'j["lazy_syncs"]')" 0 "the leader never defers a sync"
+
 # Sessions expire after --session-window (100) indexes without activity;
 # the concurrent writes above moved the log on by more than that.
 rk_http PUT "$(rk_url "$L")/v1/kv/oncecas?cas=0" --data-binary x "${H2[@]}"

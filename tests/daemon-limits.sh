@@ -41,7 +41,7 @@ peer()
 # vote_resp FROM TO CLUSTER: a stale (term 1) vote response, harmless.
 vote_resp()
 {
-	printf '{"v":1,"type":"request_vote_resp","cluster":"%s","from":%s,"to":%s,"term":1,"reject":true}' \
+	printf '{"v":2,"type":"request_vote_resp","cluster":"%s","from":%s,"to":%s,"term":1,"reject":true}' \
 	    "$3" "$1" "$2"
 }
 
@@ -49,7 +49,7 @@ vote_resp()
 peer "$F" request_vote_resp "$(vote_resp "$L" "$F" "$CID")"
 rk_code 204 "control: a well-formed message of this cluster is accepted (204)"
 for n in 1 2 3; do
-	peer "$n" append_entries '{"v":1,"type":"append_entries",'
+	peer "$n" append_entries '{"v":2,"type":"append_entries",'
 	rk_code 400 "node $n: truncated JSON on /raft/v1/append_entries is refused with 400"
 done
 rk_is "$(rk_json 'j["error"]')" bad_json "... error bad_json"
@@ -65,11 +65,11 @@ rk_is "$RK_CODE:$(rk_json 'j["error"]')" 400:wrong_node "a message for another n
 peer "$F" append_entries "$(vote_resp "$L" "$F" "$CID")"
 rk_is "$RK_CODE:$(rk_json 'j["error"]')" 400:type_mismatch \
     "a vote response posted to append_entries: 400 type_mismatch"
-peer "$F" request_vote_resp "$(vote_resp "$L" "$F" "$CID" | sed 's/"v":1/"v":2/')"
-rk_is "$RK_CODE:$(rk_json 'j["error"]')" 400:bad_version "protocol version 2: 400 bad_version"
+peer "$F" request_vote_resp "$(vote_resp "$L" "$F" "$CID" | sed 's/"v":2/"v":3/')"
+rk_is "$RK_CODE:$(rk_json 'j["error"]')" 400:bad_version "protocol version 3: 400 bad_version"
 peer "$F" request_vote_resp "$(vote_resp "$L" "$F" "$CID" | sed 's/}$/,"extra":1}/')"
 rk_is "$RK_CODE:$(rk_json 'j["error"]')" 400:bad_field "an unknown field: 400 bad_field"
-peer "$F" append_entries "{\"v\":1,\"type\":\"append_entries\",\"cluster\":\"$CID\",\"from\":$L,\"to\":$F,\"term\":1,\"prev_index\":0,\"prev_term\":0,\"commit\":0,\"seq\":1,\"entries\":[{\"term\":1,\"index\":1,\"type\":\"normal\",\"data\":\"!!!\"}]}"
+peer "$F" append_entries "{\"v\":2,\"type\":\"append_entries\",\"cluster\":\"$CID\",\"from\":$L,\"to\":$F,\"term\":1,\"prev_index\":0,\"prev_term\":0,\"commit\":0,\"seq\":1,\"lazy\":false,\"entries\":[{\"term\":1,\"index\":1,\"type\":\"normal\",\"data\":\"!!!\"}]}"
 rk_is "$RK_CODE:$(rk_json 'j["error"]')" 400:bad_base64 "an entry with bad base64: 400 bad_base64"
 rk_http POST "$(rk_peer_url "$F")/raft/v1/request_vote_resp" \
     -H 'Content-Type: text/plain' --data-binary "$(vote_resp "$L" "$F" "$CID")"

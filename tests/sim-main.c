@@ -72,6 +72,7 @@ struct run_stats {
 	uint64_t	 snapshot_seeds;
 	uint64_t	 snaps_taken;
 	uint64_t	 snaps_installed;
+	uint64_t	 lazy_writes;	/* spares' deferred batches */
 	uint64_t	 first_failed_seed;
 	unsigned	 first_failed_nodes;
 };
@@ -90,6 +91,7 @@ struct chaos {
 	raft_term_t	 max_term_seen;
 	raft_id_t	 ahead_node;	/* F_REJOIN_AHEAD: node to bump */
 	bool		 prevote;
+	bool		 lazy_spares;
 	bool		 lag;		/* F_LAG active: propose faster */
 	unsigned	 install_crash;	/* permille, off in the quiet period */
 	unsigned	 snapshot_fail;
@@ -109,6 +111,7 @@ chaos_tweak(void *ctx, struct raft_config *cfg)
 	struct chaos *c = ctx;
 
 	cfg->prevote = c->prevote;
+	cfg->lazy_spares = c->lazy_spares;
 	cfg->max_msg_entries = c->max_msg_entries;
 	cfg->max_inflight = c->max_inflight;
 }
@@ -447,7 +450,7 @@ run_seed(const struct run_opts *o, struct run_stats *stats, bool tap,
 	struct sim_config cfg;
 	struct chaos c;
 	char err[256];
-	unsigned n_faults, slot, k, t, start, heal, next;
+	unsigned n_faults, slot, k, t, start, heal, next, i;
 	uint64_t committed = 0, dropped, open, rok, rfail, rwait;
 	uint64_t taken, installed;
 	enum fault_kind kind;
@@ -475,6 +478,8 @@ run_seed(const struct run_opts *o, struct run_stats *stats, bool tap,
 	cfg.verbose = o->verbose ? stdout : NULL;
 	/* A third of the seeds run without PreVote; batches vary. */
 	c.prevote = !sim_rng_chance(&c.plan, 333);
+	/* Odd seeds mark spares (not drawn: the plans stay as they were). */
+	c.lazy_spares = (o->seed & 1) != 0;
 	c.max_msg_entries = (uint32_t)1 << sim_rng_range(&c.plan, 0, 6);
 	c.max_inflight = (uint32_t)sim_rng_range(&c.plan, 1, 4);
 	/*
@@ -563,6 +568,8 @@ run_seed(const struct run_opts *o, struct run_stats *stats, bool tap,
 	sim_snapshot_counts(c.sim, &taken, &installed);
 	stats->snaps_taken += taken;
 	stats->snaps_installed += installed;
+	for (i = 1; i <= o->nodes; i++)
+		stats->lazy_writes += sim_lazy_writes(c.sim, i);
 	if (sim_error(c.sim) != NULL) {
 		printf("%sraftsim: seed %" PRIu64 " (%u nodes) FAILED: %s\n",
 		    tap ? "# " : "", o->seed, o->nodes, sim_error(c.sim));
@@ -612,6 +619,7 @@ stats_add(struct run_stats *a, const struct run_stats *b)
 	a->snapshot_seeds += b->snapshot_seeds;
 	a->snaps_taken += b->snaps_taken;
 	a->snaps_installed += b->snaps_installed;
+	a->lazy_writes += b->lazy_writes;
 }
 
 /* Runs seeds first + worker, first + worker + jobs, ... */
@@ -759,12 +767,12 @@ main(int argc, char **argv)
 	    " commits, %" PRIu64 " dropped proposals, %" PRIu64 " faults, %"
 	    PRIu64 " reads ok, %" PRIu64 " reads failed, %" PRIu64 " msgs; %"
 	    PRIu64 " seeds snapshot: %" PRIu64 " snapshots taken, %" PRIu64
-	    " installed\n",
+	    " installed; %" PRIu64 " deferred (spare) writes\n",
 	    tap ? "# " : "", o.nodes, first, first + count - 1, total.ticks, dt,
 	    dt > 0 ? (double)total.ticks / dt : 0.0, total.commits,
 	    total.dropped, total.faults, total.reads_ok, total.reads_failed,
 	    total.msgs, total.snapshot_seeds, total.snaps_taken,
-	    total.snaps_installed);
+	    total.snaps_installed, total.lazy_writes);
 	if (total.failed != 0)
 		printf("%sraftsim: first failure: tests/raftsim --nodes %u "
 		    "--seed %" PRIu64 " --ticks %u --verbose\n",

@@ -90,6 +90,7 @@ struct write {
 	struct dentry	*entries;	/* owned, data owned */
 	struct raft_msg	**held;		/* owned clones */
 	size_t		 n_held;
+	bool		 lazy;		/* the batch's lazy_sync */
 };
 
 struct trace_rec {
@@ -152,6 +153,7 @@ struct sim_node {
 	struct raft_hard_state qhs;	/* last hard state handed out */
 	bool		 disk_held;
 	unsigned	 held_done;	/* completions waiting for the release */
+	uint64_t	 lazy_writes;	/* batches handed out with lazy_sync */
 	/* The durable snapshot (owned), and dlog[i].data is kept from dfirst. */
 	struct sim_snap	*dsnap;
 	raft_index_t	 dfirst;
@@ -1311,6 +1313,15 @@ queue_write(struct sim *s, struct sim_node *n, struct write *w)
 	e.node = n->id;
 	e.incarnation = n->incarnation;
 	e.time = s->now + sim_rng_range(&s->rng, 0, s->cfg.disk_max);
+	if (w->lazy) {
+		/*
+		 * A spare's deferred sync: later, by up to four disk
+		 * latencies (the daemon's bound is its own option).  Writes
+		 * still complete in order, so what follows waits too.
+		 */
+		e.time += sim_rng_range(&s->rng, 1, 4 * s->cfg.disk_max + 1);
+		n->lazy_writes++;
+	}
 	if (e.time < n->wq_done_time)
 		e.time = n->wq_done_time;
 	n->wq_done_time = e.time;
@@ -1340,6 +1351,7 @@ handle_ready(struct sim *s, struct sim_node *n, const struct raft_ready *rd)
 		net_send(s, n, &rd->msgs[i]);
 	if (w != NULL) {
 		w->install = img;
+		w->lazy = rd->lazy_sync;
 		if (rd->n_msgs_after_persist > 0) {
 			w->held = sim_xcalloc(rd->n_msgs_after_persist,
 			    sizeof(*w->held));
@@ -2315,6 +2327,15 @@ sim_snapshot_index(const struct sim *s, raft_id_t id)
 	if (id < 1 || id > s->cfg.nodes || s->nodes[id].dsnap == NULL)
 		return 0;
 	return s->nodes[id].dsnap->index;
+}
+
+/* Returns how many batches a node was handed with lazy_sync set. */
+uint64_t
+sim_lazy_writes(const struct sim *s, raft_id_t id)
+{
+	if (id < 1 || id > s->cfg.nodes)
+		return 0;
+	return s->nodes[id].lazy_writes;
 }
 
 /* Counts snapshots made durable: taken locally, and installed. */

@@ -226,6 +226,7 @@ void		 sim_durable_hs(const struct sim *s, raft_id_t id,
 /* Index of id's durable snapshot (0: none). */
 raft_index_t	 sim_snapshot_index(const struct sim *s, raft_id_t id);
 /* Snapshots made durable by nodes: taken locally, and installed. */
+uint64_t	 sim_lazy_writes(const struct sim *s, raft_id_t id);
 void		 sim_snapshot_counts(const struct sim *s, uint64_t *taken,
 		    uint64_t *installed);
 /* Messages of a type sent since the last sim_reset_counts() (0 = all). */

@@ -2,8 +2,9 @@
  * test-disk.c -- the disk thread (daemon/disk.c): jobs come back in order,
  * durable, and under load (the previous sync covered two entries or
  * more) a coalescing worker lets later jobs share one fdatasync, while a
- * single writer never waits.  The sync counts come from the storage's own
- * count of sync calls (storage_syncs()).
+ * single writer never waits.  A spare's lazy jobs wait for their window
+ * unless something that may not wait comes.  The sync counts come from
+ * the storage's own count of sync calls (storage_syncs()).
  */
 #include "config.h"
 
@@ -56,9 +57,9 @@ on_done(void *arg, struct disk_job *job)
 	disk_job_free(job);
 }
 
-/* Submits one job of n entries (payload 64 bytes each). */
+/* Submits one job of n entries (payload 64 bytes each), lazy or not. */
 static void
-submit(struct ctx *c, size_t n)
+submit_x(struct ctx *c, size_t n, bool lazy)
 {
 	struct raft_entry es[8];
 	uint8_t	 buf[8][64];
@@ -73,7 +74,24 @@ submit(struct ctx *c, size_t n)
 		fprintf(stderr, "out of memory\n");
 		exit(99);
 	}
+	job->lazy = lazy;
 	disk_submit(c->disk, job);
+}
+
+static void
+submit(struct ctx *c, size_t n)
+{
+	submit_x(c, n, false);
+}
+
+/* Runs the loop for ms milliseconds. */
+static void
+run_for(struct ctx *c, unsigned ms)
+{
+	struct timeval tv = { ms / 1000, (long)(ms % 1000) * 1000 };
+
+	event_base_loopexit(c->base, &tv);
+	event_base_dispatch(c->base);
 }
 
 /* Runs the loop until want jobs came back (or 5 s passed). */
@@ -127,7 +145,7 @@ main(void)
 	struct storage_loaded l;
 	struct logger	 lg;
 	char		 dir[256], err[512];
-	uint64_t	 s0, s1;
+	uint64_t	 s0, s1, l0;
 	unsigned	 i;
 
 	evthread_use_pthreads();
@@ -194,6 +212,43 @@ main(void)
 	ok(&t, wait_done(&c, 12), "and the one after");
 	s1 = storage_syncs(c.st);
 	is_u64(&t, s1 - s0, 2, "each with its own sync");
+
+	/*
+	 * A spare's (lazy) jobs wait, here for a window no test outlasts,
+	 * and share one sync; disk_hurry() or a job that may not wait ends
+	 * the wait.
+	 */
+	disk_set_lazy(c.disk, 60 * 1000000);
+	prep_settle(c.st);
+	s0 = storage_syncs(c.st);
+	l0 = disk_lazy_syncs(c.disk);
+	submit_x(&c, 1, true);
+	submit_x(&c, 1, true);
+	run_for(&c, 100);
+	is_u64(&t, c.done, 12, "lazy jobs wait");
+	disk_hurry(c.disk);
+	ok(&t, wait_done(&c, 14), "disk_hurry() ends the wait");
+	s1 = storage_syncs(c.st);
+	is_u64(&t, s1 - s0, 1, "the two lazy jobs shared one sync");
+	is_u64(&t, disk_lazy_syncs(c.disk) - l0, 1, "counted as a lazy sync");
+	s0 = s1;
+	submit_x(&c, 1, true);
+	run_for(&c, 100);
+	is_u64(&t, c.done, 14, "a lazy job waits");
+	submit(&c, 1);
+	ok(&t, wait_done(&c, 16), "a job that may not wait ends the wait");
+	is_u64(&t, storage_syncs(c.st) - s0, 1, "both shared one sync");
+
+	/* The window ends the wait by itself; 0 turns waiting off. */
+	disk_set_lazy(c.disk, 100 * 1000);
+	submit_x(&c, 1, true);
+	ok(&t, wait_done(&c, 17), "a lazy job alone comes back after its "
+	    "window");
+	disk_set_lazy(c.disk, 0);
+	l0 = disk_lazy_syncs(c.disk);
+	submit_x(&c, 1, true);
+	ok(&t, wait_done(&c, 18) && disk_lazy_syncs(c.disk) == l0,
+	    "with the window 0 a lazy job does not wait");
 
 	ok(&t, c.in_order && !c.failed, "every job came back in order, "
 	    "durable");

@@ -18,6 +18,7 @@
 struct bounds {
 	uint32_t	 max_entries, max_bytes, max_inflight;
 	bool		 prevote_off_for_3;
+	bool		 lazy_spares;
 };
 
 /* Applies the test's core options. */
@@ -34,6 +35,7 @@ tweak(void *ctx, struct raft_config *cfg)
 		cfg->max_inflight = b->max_inflight;
 	if (b->prevote_off_for_3 && cfg->id == 3)
 		cfg->prevote = false;
+	cfg->lazy_spares = b->lazy_spares;
 }
 
 /* Creates a reliable simulator, optionally with options and a filter. */
@@ -324,7 +326,7 @@ test_read_index(struct tap *t)
 static void
 test_bounds(struct tap *t)
 {
-	struct bounds b = { 4, 64, 2, false };
+	struct bounds b = { 4, 64, 2, false, false };
 	struct raft_peer_status peers[8];
 	struct sim *s = cluster(3, 36, &b, NULL);
 	raft_id_t leader, f;
@@ -388,6 +390,156 @@ flow_filter(void *ctx, const struct raft_msg *m)
 	else if (m->type == RAFT_MSG_APPEND)
 		fl->heartbeats++;
 	return SIM_PASS;
+}
+
+/* Counts the APPENDs (heartbeats too) one node sends, by receiver. */
+struct lazy_count {
+	raft_id_t	 from;
+	uint64_t	 lazy[8], prompt[8];
+};
+
+static enum sim_verdict
+lazy_filter(void *ctx, const struct raft_msg *m)
+{
+	struct lazy_count *lc = ctx;
+
+	if (m->type == RAFT_MSG_APPEND && m->from == lc->from && m->to < 8) {
+		if (m->lazy)
+			lc->lazy[m->to]++;
+		else
+			lc->prompt[m->to]++;
+	}
+	return SIM_PASS;
+}
+
+/* Proposes n entries on leader, a tick apart, then runs 20 ticks. */
+static void
+propose_some(struct sim *s, raft_id_t leader, unsigned n)
+{
+	char	 data[32];
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(data, sizeof(data), "spare-%u", i);
+		sim_propose(s, leader, data, NULL, NULL);
+		sim_tick(s);
+	}
+	sim_run(s, 20);
+}
+
+/* The leader's spare flag for peer id. */
+static bool
+spare_flag(struct sim *s, raft_id_t leader, raft_id_t id)
+{
+	struct raft_peer_status p[8];
+	size_t	 n, i;
+
+	n = raft_get_peers(sim_raft(s, leader), p, 8);
+	for (i = 0; i < n; i++)
+		if (p[i].id == id)
+			return p[i].spare;
+	return false;
+}
+
+/*
+ * lazy_spares: the healthy followers with the lowest ids are the ones a
+ * commit waits on; the others are spares, whose APPENDs carry lazy and
+ * whose batches are lazy_sync.  A spare takes over when one of the
+ * others is cut off, and gives the place back once it returns.
+ */
+static void
+test_spares(struct tap *t)
+{
+	struct bounds b = { .lazy_spares = true };
+	struct lazy_count lc;
+	struct sim *s;
+	raft_id_t leader, lo, hi, f[4];
+	raft_index_t before;
+	unsigned i, k, nf;
+
+	/* Three nodes: one follower needed, the other a spare. */
+	s = cluster(3, 41, &b, NULL);
+	leader = sim_wait_leader(s, BOUND);
+	lo = leader == 1 ? 2 : 1;
+	hi = leader == 3 ? 2 : 3;
+	propose_some(s, leader, 5);
+	memset(&lc, 0, sizeof(lc));
+	lc.from = leader;
+	sim_set_filter(s, lazy_filter, &lc);
+	propose_some(s, leader, 20);
+	ok(t, lc.prompt[lo] > 0 && lc.lazy[lo] == 0,
+	    "spares: every APPEND to the lower-id follower %" PRIu64 " is "
+	    "prompt (%" PRIu64 " prompt, %" PRIu64 " lazy)", lo,
+	    lc.prompt[lo], lc.lazy[lo]);
+	ok(t, lc.lazy[hi] > 0 && lc.prompt[hi] == 0,
+	    "spares: every APPEND to the higher-id follower %" PRIu64 " is "
+	    "lazy (%" PRIu64 " prompt, %" PRIu64 " lazy)", hi, lc.prompt[hi],
+	    lc.lazy[hi]);
+	ok(t, !spare_flag(s, leader, lo) && spare_flag(s, leader, hi),
+	    "spares: the leader's status names the spare");
+	ok(t, sim_lazy_writes(s, hi) > 0 && sim_lazy_writes(s, lo) == 0,
+	    "spares: only the spare's batches are lazy_sync (%" PRIu64 ", %"
+	    PRIu64 ")", sim_lazy_writes(s, hi), sim_lazy_writes(s, lo));
+
+	/* The needed follower is cut off: the spare takes over. */
+	sim_isolate(s, lo);
+	sim_run(s, 3 * 2 + 2);	/* past two heartbeat intervals */
+	memset(&lc, 0, sizeof(lc));
+	lc.from = leader;
+	before = sim_commit_max(s);
+	propose_some(s, leader, 10);
+	ok(t, lc.prompt[hi] > 0 && lc.lazy[hi] == 0,
+	    "spares: with %" PRIu64 " cut off, APPENDs to %" PRIu64 " are "
+	    "prompt (%" PRIu64 " prompt, %" PRIu64 " lazy)", lo, hi,
+	    lc.prompt[hi], lc.lazy[hi]);
+	ok(t, !spare_flag(s, leader, hi), "spares: no spare left");
+	ok(t, sim_commit_max(s) >= before + 10,
+	    "spares: commits go on without the cut-off follower");
+
+	/* It comes back and catches up: the places are as before. */
+	sim_heal(s);
+	sim_run(s, 40);
+	memset(&lc, 0, sizeof(lc));
+	lc.from = leader;
+	propose_some(s, leader, 10);
+	ok(t, lc.lazy[hi] > 0 && lc.prompt[hi] == 0 && lc.lazy[lo] == 0,
+	    "spares: healed, %" PRIu64 " is the spare again", hi);
+	no_violation(t, s, "spares, 3 nodes");
+	sim_free(s);
+
+	/* Off: no APPEND is lazy. */
+	b.lazy_spares = false;
+	s = cluster(3, 41, &b, NULL);
+	leader = sim_wait_leader(s, BOUND);
+	memset(&lc, 0, sizeof(lc));
+	lc.from = leader;
+	sim_set_filter(s, lazy_filter, &lc);
+	propose_some(s, leader, 10);
+	for (i = 1, k = 0; i <= 3; i++)
+		k += (unsigned)lc.lazy[i];
+	ok(t, k == 0 && !spare_flag(s, leader, hi),
+	    "spares: off by default, no APPEND is lazy");
+	sim_free(s);
+
+	/* Five nodes: the two lowest-id followers are needed. */
+	b.lazy_spares = true;
+	s = cluster(5, 42, &b, NULL);
+	leader = sim_wait_leader(s, BOUND);
+	for (i = 1, nf = 0; i <= 5; i++)
+		if (i != leader)
+			f[nf++] = i;
+	propose_some(s, leader, 5);
+	memset(&lc, 0, sizeof(lc));
+	lc.from = leader;
+	sim_set_filter(s, lazy_filter, &lc);
+	propose_some(s, leader, 20);
+	ok(t, lc.lazy[f[0]] == 0 && lc.lazy[f[1]] == 0 &&
+	    lc.prompt[f[2]] == 0 && lc.prompt[f[3]] == 0 &&
+	    lc.lazy[f[2]] > 0 && lc.lazy[f[3]] > 0,
+	    "spares: 5 nodes, %" PRIu64 " and %" PRIu64 " are needed, %" PRIu64
+	    " and %" PRIu64 " spares", f[0], f[1], f[2], f[3]);
+	no_violation(t, s, "spares, 5 nodes");
+	sim_free(s);
 }
 
 /*
@@ -630,6 +782,7 @@ main(void)
 	test_check_quorum(&t);
 	test_read_index(&t);
 	test_bounds(&t);
+	test_spares(&t);
 	test_compact_api(&t);
 	test_snapshot_paused(&t);
 	test_snapshot_delivered(&t);

@@ -55,9 +55,9 @@ msg(int type, raft_id_t from, raft_term_t term)
 
 /* Delivers an APPEND with n entries of term eterm after prev. */
 static int
-append(struct sim *s, raft_id_t from, raft_term_t term, raft_index_t prev,
+append_x(struct sim *s, raft_id_t from, raft_term_t term, raft_index_t prev,
     raft_term_t prev_term, raft_index_t commit, unsigned n,
-    raft_term_t eterm, const char *tag)
+    raft_term_t eterm, const char *tag, bool lazy)
 {
 	struct raft_entry e[8];
 	struct raft_msg m = msg(RAFT_MSG_APPEND, from, term);
@@ -76,9 +76,20 @@ append(struct sim *s, raft_id_t from, raft_term_t term, raft_index_t prev,
 	m.commit = commit;
 	m.n_entries = n;
 	m.entries = n ? e : NULL;
+	m.lazy = lazy;
 	rc = sim_deliver(s, &m);
 	sim_flush(s);
 	return rc;
+}
+
+/* The same, not lazy: what a leader sends a follower it waits on. */
+static int
+append(struct sim *s, raft_id_t from, raft_term_t term, raft_index_t prev,
+    raft_term_t prev_term, raft_index_t commit, unsigned n,
+    raft_term_t eterm, const char *tag)
+{
+	return append_x(s, from, term, prev, prev_term, commit, n, eterm, tag,
+	    false);
 }
 
 /* Delivers a vote request from from with the given last entry. */
@@ -156,6 +167,46 @@ test_append_rules(struct tap *t)
 	ok(t, st1(s).last_index == 3, "duplicated and reordered appends are "
 	    "harmless");
 	no_violation(t, s, "append rules");
+	sim_free(s);
+}
+
+/*
+ * A spare's side: the batch a lazy APPEND produces is lazy_sync, and its
+ * answer still waits for it to be durable; a prompt APPEND, or one that
+ * changes the term, is not lazy_sync.
+ */
+static void
+test_lazy_sync(struct tap *t)
+{
+	struct watch w;
+	struct sim *s = lab(&w);
+	uint64_t n0, acks;
+
+	append(s, 2, 5, 1, 1, 1, 0, 0, "");
+	is_u64(t, sim_lazy_writes(s, 1), 0, "lazy: a prompt APPEND is not "
+	    "lazy_sync");
+	acks = w.seen[RAFT_MSG_APPEND_RESP];
+	append_x(s, 2, 5, 1, 1, 1, 2, 5, "a", true);
+	is_u64(t, sim_lazy_writes(s, 1), 1, "lazy: a lazy APPEND's entries "
+	    "are a lazy_sync batch");
+	sim_run(s, 2);
+	ok(t, w.seen[RAFT_MSG_APPEND_RESP] == acks + 1 &&
+	    w.last[RAFT_MSG_APPEND_RESP].match_index == 3 &&
+	    sim_durable_last(s, 1) == 3,
+	    "lazy: acknowledged once durable (durable last %" PRIu64 ")",
+	    sim_durable_last(s, 1));
+	append_x(s, 2, 5, 3, 5, 3, 0, 0, "", true);
+	is_u64(t, sim_lazy_writes(s, 1), 2, "lazy: a lazy heartbeat's commit "
+	    "record is lazy_sync too");
+	n0 = sim_lazy_writes(s, 1);
+	append(s, 2, 5, 3, 5, 3, 1, 5, "b");
+	is_u64(t, sim_lazy_writes(s, 1), n0, "lazy: a prompt APPEND after "
+	    "lazy ones is not lazy_sync");
+	append_x(s, 3, 6, 4, 5, 3, 1, 6, "c", true);
+	ok(t, sim_lazy_writes(s, 1) == n0 && st1(s).term == 6,
+	    "lazy: a lazy APPEND that raises the term is not lazy_sync");
+	sim_run(s, 2);
+	no_violation(t, s, "lazy sync");
 	sim_free(s);
 }
 
@@ -516,6 +567,7 @@ main(void)
 	struct tap t = {0};
 
 	test_append_rules(&t);
+	test_lazy_sync(&t);
 	test_vote_rules(&t);
 	test_figure8_rule(&t);
 	test_robustness(&t);

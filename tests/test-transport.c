@@ -1149,13 +1149,13 @@ check_bad_requests(struct tap *t, struct ctx *c)
 	is_str(t, error_code(&r, code, sizeof(code)), "type_mismatch",
 	    "a pre_vote posted to request_vote gets type_mismatch");
 
-	body = strdup("{\"v\":2,\"type\":\"request_vote\"}");
+	body = strdup("{\"v\":3,\"type\":\"request_vote\"}");
 	raw_request(c, n2->port, EVHTTP_REQ_POST, path, json, body,
 	    strlen(body), &r);
 	free(body);
 	is_str(t, error_code(&r, code, sizeof(code)), "bad_version",
-	    "version 2 gets bad_version");
-	ok(t, strstr(r.body, "this node speaks 1") != NULL,
+	    "version 3 gets bad_version");
+	ok(t, strstr(r.body, "this node speaks 2") != NULL,
 	    "and says which version this node speaks");
 
 	body = malloc(TEST_MAX_BODY + 100);

@@ -667,10 +667,10 @@ check_batches(struct tap *t, uint64_t seed)
 	ok(t, fast_batch_agrees(text, len), "and both paths agree on it");
 
 	/* A bad second message: the whole batch is refused. */
-	olen = (size_t)snprintf(NULL, 0, "[%.*s,{\"v\":2}]", (int)len - 2,
+	olen = (size_t)snprintf(NULL, 0, "[%.*s,{\"v\":3}]", (int)len - 2,
 	    text + 1);
 	if ((one = malloc(olen + 1)) != NULL) {
-		snprintf(one, olen + 1, "[%.*s,{\"v\":2}]", (int)len - 2,
+		snprintf(one, olen + 1, "[%.*s,{\"v\":3}]", (int)len - 2,
 		    text + 1);
 		rc = wire_decode_batch(one, olen, &test_limits, &b, &err);
 		ok(t, rc < 0 && b.n == 0 && b.msgs == NULL,
