@@ -301,6 +301,32 @@ rk_diag "node $spare: lazy_syncs $(rk_json 'j["lazy_syncs"]'), fdatasyncs $(rk_j
 rk_http GET "$(rk_url "$L")/v1/status"
 rk_is "$(rk_json 'j["lazy_syncs"]')" 0 "the leader never defers a sync"
 
+# spare_is ID WANT: waits (at most 10 s) until the leader's status gives
+# peer ID's spare flag as WANT; true if it did.
+spare_is()
+{
+	local k
+	for k in $(seq 100); do
+		rk_http GET "$(rk_url "$L")/v1/status"
+		[ "$(rk_json "[p['spare'] for p in j['peers'] if p['id'] == $1][0]")" = "$2" ] &&
+		    return 0
+		sleep 0.1
+	done
+	return 1
+}
+# The needed follower stops: the spare is needed instead and writes go on;
+# back and caught up, the stopped one is needed again.
+needed=$(rk_json '[p["id"] for p in j["peers"] if not p["spare"]][0]')
+rk_stop "$needed"
+spare_is "$spare" false
+rk_ok $? "node $needed stopped: the spare, node $spare, is needed instead"
+rk_http PUT "$(rk_url "$L")/v1/kv/spare-takeover" --data-binary x
+rk_code 200 "a write commits with node $needed stopped"
+rk_http DELETE "$(rk_url "$L")/v1/kv/spare-takeover"	# keep the key count
+rk_cont "$needed"
+spare_is "$spare" true && spare_is "$needed" false
+rk_ok $? "node $needed back: node $spare is the spare again"
+
 # Sessions expire after --session-window (100) indexes without activity;
 # the concurrent writes above moved the log on by more than that.
 rk_http PUT "$(rk_url "$L")/v1/kv/oncecas?cas=0" --data-binary x "${H2[@]}"
