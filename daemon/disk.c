@@ -179,6 +179,24 @@ write_job(struct storage *st, struct disk_job *job)
 	return 0;
 }
 
+/*
+ * Lets more jobs queue for up to us microseconds (d->lock held), or until
+ * the disk stops or, with until_hurry, a job that may not wait comes.
+ */
+static void
+wait_for_more(struct disk *d, unsigned us, bool until_hurry)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += (long)us * 1000;
+	ts.tv_sec += ts.tv_nsec / 1000000000;
+	ts.tv_nsec %= 1000000000;
+	while (!d->stopping && !(until_hurry && d->hurry) &&
+	    pthread_cond_timedwait(&d->cond, &d->lock, &ts) == 0)
+		;
+}
+
 /* The worker: takes every queued job, writes them all, syncs once. */
 static void *
 worker(void *arg)
@@ -196,30 +214,14 @@ worker(void *arg)
 		if (d->coalesce_us > 0 && !d->stopping &&
 		    (d->last_batch_jobs >= 2 || d->last_batch_entries >= 2)) {
 			/* Let more jobs join this batch: one sync for all. */
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += (long)d->coalesce_us * 1000;
-			ts.tv_sec += ts.tv_nsec / 1000000000;
-			ts.tv_nsec %= 1000000000;
-			while (!d->stopping && pthread_cond_timedwait(&d->cond,
-			    &d->lock, &ts) == 0)
-				;
+			wait_for_more(d, d->coalesce_us, false);
 		} else if (d->lazy_us > 0 && !d->hurry && !d->stopping) {
 			/*
 			 * Only a spare's writes, which nothing waits on
 			 * promptly: let the next ones share their sync.
 			 */
-			struct timespec ts;
-
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += (long)d->lazy_us * 1000;
-			ts.tv_sec += ts.tv_nsec / 1000000000;
-			ts.tv_nsec %= 1000000000;
 			d->lazy_waiting = true;
-			while (!d->stopping && !d->hurry &&
-			    pthread_cond_timedwait(&d->cond, &d->lock, &ts) == 0)
-				;
+			wait_for_more(d, d->lazy_us, true);
 			d->lazy_waiting = false;
 			d->lazy_syncs++;
 		}
